@@ -11,8 +11,10 @@ namespace meridian::raft {
 enum class ReadOnlyOption : uint8_t {
   // The leader confirms it is still leader with a heartbeat round to a quorum.
   kSafe = 0,
-  // The leader relies on its lease (check_quorum must be on): faster, but correct
-  // only if clocks drift less than the election timeout allows.
+  // The leader relies on its lease (check_quorum must be on): a quorum heard from
+  // within the current election timeout. Faster, but correct only if clock drift
+  // plus message delay stay well below the election timeout. Without a fresh
+  // quorum a read falls back to the safe heartbeat round.
   kLeaseBased = 1,
 };
 

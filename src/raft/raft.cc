@@ -151,7 +151,12 @@ void Raft::tick() {
       trk_.visit([&](NodeId id, Progress& pr) { pr.recent_active = (id == id_); });
     }
     // A transfer that did not finish within an election timeout is abandoned.
-    abort_leader_transfer();
+    if (lead_transferee_ != kNoNode) {
+      abort_leader_transfer();
+      // on_applied may have refused to leave a joint config during the transfer;
+      // nothing else would retry it until some unrelated entry is applied.
+      on_applied(log_.applied(), 0);
+    }
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
@@ -195,8 +200,21 @@ void Raft::campaign(bool pre_vote, bool transfer) {
     m.index = log_.last_index();
     m.log_term = log_.last_term();
     m.force = transfer;
+    m.commit = log_.committed();
+    m.commit_term = log_.term_or_zero(m.commit);
     send(std::move(m));
   }
+}
+
+// Configurations take effect when applied, so without a leader the voters may
+// disagree on the configuration, each waiting for a vote that the other's rules
+// forbid (say, one knows a change committed, the other has the longer log). Vote
+// requests and rejections carry the sender's commit index so that they learn it
+// from each other. Safe: the entry at a committed index is the same in every log
+// that has an entry of the same term there (Log Matching, §5.3).
+void Raft::learn_commit(const Message& m) {
+  if (role_ == Role::kLeader || m.commit <= log_.committed()) return;
+  if (log_.match_term(m.commit, m.commit_term)) log_.commit_to(m.commit);
 }
 
 Status Raft::step(Message m) {
@@ -272,6 +290,7 @@ Status Raft::step_by_term(Message& m, bool& handled) {
 }
 
 void Raft::step_vote_request(const Message& m) {
+  learn_commit(m);
   bool pre = m.type == MessageType::kPreVote;
   // A vote in this term is given once (persisted before the answer is sent). A
   // pre-vote for a later term promises nothing, so it may be given freely.
@@ -293,6 +312,8 @@ void Raft::step_vote_request(const Message& m) {
   } else {
     r.term = term_;
     r.reject = true;
+    r.commit = log_.committed();
+    r.commit_term = log_.term_or_zero(r.commit);
   }
   send(std::move(r));
 }
@@ -315,6 +336,7 @@ Status Raft::step_candidate(Message& m) {
       return Status::ok();
     case MessageType::kVoteResponse:
     case MessageType::kPreVoteResponse: {
+      if (m.reject) learn_commit(m);
       bool mine = (role_ == Role::kPreCandidate) == (m.type == MessageType::kPreVoteResponse);
       if (!mine) return Status::ok();
       trk_.record_vote(m.from, !m.reject);

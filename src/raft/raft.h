@@ -88,6 +88,7 @@ class Raft {
   void handle_heartbeat_response(const Message& m, Progress& pr);
   void handle_transfer_leader(NodeId target);
   void abort_leader_transfer() { lead_transferee_ = kNoNode; }
+  void learn_commit(const Message& m);
 
   // Leader replication.
   Status append_entries(std::vector<Entry>& entries);

@@ -219,7 +219,8 @@ void Raft::handle_heartbeat_response(const Message& m, Progress& pr) {
     if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first();
     maybe_send_append(m.from, true);
   }
-  if (config_.read_only != ReadOnlyOption::kSafe || m.context.empty()) return;
+  // Lease-based reads also queue here when the lease is not fresh.
+  if (m.context.empty()) return;
   auto acks = read_queue_.ack(m.from, m.context);
   if (!acks) return;
   if (trk_.config.voters.vote_result(*acks) != VoteResult::kWon) return;
@@ -263,9 +264,15 @@ void Raft::handle_read_index(Message& m) {
     if (pending_reads_.size() < kPendingReadsMax) pending_reads_.push_back(std::move(m));
     return;
   }
-  if (config_.read_only == ReadOnlyOption::kLeaseBased ||
-      MERIDIAN_PLANTED(config_, kReadIndexWithoutQuorum)) {
-    // The lease (check-quorum) guarantees no other leader exists yet.
+  // The lease (thesis §6.4.1): a quorum answered during the current check-quorum
+  // period, less than an election timeout ago, so each of them still refuses to vote
+  // for anyone else (leader stickiness) and no other leader exists yet. Without such
+  // a fresh quorum (check-quorum's verdict covers the previous period, up to two
+  // election timeouts back) the read takes the safe path below. So it does during a
+  // transfer: the target's forced votes ignore those leases (§3.10).
+  bool lease = config_.read_only == ReadOnlyOption::kLeaseBased && trk_.quorum_active() &&
+               lead_transferee_ == kNoNode;
+  if (lease || MERIDIAN_PLANTED(config_, kReadIndexWithoutQuorum)) {
     answer_read(m.from, log_.committed(), std::move(m.context));
     return;
   }

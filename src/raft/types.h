@@ -153,7 +153,8 @@ struct Message {
   Index index;    // kAppend: index before `entries`; kVote/kPreVote: last log index;
                   // kAppendResponse: highest index known to match, or the rejected index
   std::vector<Entry> entries;
-  Index commit;
+  Index commit;      // kVote/kPreVote and their rejections too: the sender's commit index
+  Term commit_term;  // kVote/kPreVote and their rejections: term of the entry at `commit`
   bool reject = false;
   Index reject_hint;        // kAppendResponse reject: the follower's last index at or below `index`
   bool force = false;       // kVote/kPreVote from a leadership transfer: ignore leader stickiness
