@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 namespace meridian::raft {
 namespace {

@@ -2,7 +2,7 @@
 // thesis §4.1-§4.3, §4.2.1 on catching up new servers, §4.2.2 on removing the leader).
 #include <gtest/gtest.h>
 
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 namespace meridian::raft {
 namespace {

@@ -1,7 +1,7 @@
 // Linearizable reads without log writes: ReadIndex and lease reads (Raft thesis §6.4).
 #include <gtest/gtest.h>
 
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 namespace meridian::raft {
 namespace {

@@ -7,8 +7,8 @@
 #include <iostream>
 #include <memory>
 
+#include "raft/cluster_testing.h"
 #include "raft/raft.h"
-#include "raft/test_cluster.h"
 
 namespace meridian::raft {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 namespace meridian::raft {
 namespace {

@@ -9,7 +9,7 @@
 #include <map>
 #include <random>
 
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 namespace meridian::raft {
 namespace {

@@ -1,7 +1,7 @@
 // Log compaction and snapshots (Raft paper §7; thesis §5).
 #include <gtest/gtest.h>
 
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 namespace meridian::raft {
 namespace {

@@ -1,7 +1,7 @@
 // Leadership transfer (Raft thesis §3.10).
 #include <gtest/gtest.h>
 
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 namespace meridian::raft {
 namespace {

@@ -1,4 +1,4 @@
-#include "raft/test_cluster.h"
+#include "raft/cluster_testing.h"
 
 #include <algorithm>
 #include <sstream>

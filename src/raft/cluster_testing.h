@@ -12,7 +12,7 @@
 //
 // Single-threaded, test-only; it never aborts on a protocol violation but records it
 // in violations() (entries applied out of order or twice, applied before persisted).
-// It includes no test framework, so that it can live in the raft library.
+// Compiled only into the test binary (the *_testing.cc convention).
 #pragma once
 
 #include <cstddef>
