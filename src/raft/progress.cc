@@ -147,7 +147,17 @@ bool Progress::maybe_decrease_to(Index rejected, Index match_hint) {
       if (rejected != next - 1) return false;
       // Fast backtracking: jump straight past the follower's hint instead of one
       // index per round trip, but never to or below what is known to match.
-      next = std::max(std::min(rejected, match_hint + 1), match + 1);
+      {
+        Index lowered = std::max(std::min(rejected, match_hint + 1), match + 1);
+        if (lowered == next) {
+          // The follower rejects the entry right after what it acknowledged, so it
+          // lost acknowledged entries (a broken disk). Resending at once would loop
+          // as fast as the network allows; stay paused and retry on the next
+          // heartbeat response.
+          return false;
+        }
+        next = lowered;
+      }
       probe_sent = false;
       return true;
     case ProgressState::kSnapshot:

@@ -282,6 +282,20 @@ TEST(ProgressTest, MaybeDecreaseToInProbeBounds) {
   EXPECT_EQ(low.next, Index{31});
 }
 
+// Regression: a follower that lost entries it had acknowledged rejects the probe
+// right after its match. next cannot go lower, so the leader must wait for a
+// heartbeat response instead of resending the same probe in a tight loop (the
+// simulator saw 400,000 messages a virtual second).
+TEST(ProgressTest, ProbeRejectedJustAfterMatchWaitsForHeartbeat) {
+  Progress pr(Index{31}, 4, 0);
+  pr.match = Index{30};
+  pr.sent_entries(Index{30}, 0, 0);  // the probe at next - 1 = 30
+  ASSERT_TRUE(pr.probe_sent);
+  EXPECT_FALSE(pr.maybe_decrease_to(Index{30}, Index{12}));
+  EXPECT_EQ(pr.next, Index{31});
+  EXPECT_TRUE(pr.is_paused());
+}
+
 TEST(ProgressTest, MaybeDecreaseToInSnapshotIsStale) {
   Progress pr(Index{11}, 4, 0);
   pr.become_snapshot(Index{30});
