@@ -39,16 +39,19 @@ struct Args {
   bool verbose = false;
 };
 
-int usage(const char* why) {
-  std::fprintf(stderr,
-               "meridian-sim: %s\n"
+void print_usage(FILE* out) {
+  std::fprintf(out,
                "usage: meridian-sim [--seeds A:B | --seed N] [--faults all|LIST] [--bug NAME]\n"
                "                    [--adversarial] [--no-protocol-rules] [--fault-seconds S]\n"
                "                    [--trace] [--jobs N] [--verbose]\n"
                "  LIST: drop,dup,delay,partition,oneway,crash,disk,membership,snapshot\n"
                "  NAME: none, commit-old-term, vote-without-log-check, ack-before-persist,\n"
-               "        read-index-without-quorum (meridian-sim-planted only)\n",
-               why);
+               "        read-index-without-quorum (meridian-sim-planted only)\n");
+}
+
+int usage(const char* why) {
+  std::fprintf(stderr, "meridian-sim: %s\n", why);
+  print_usage(stderr);
   return 2;
 }
 
@@ -84,6 +87,9 @@ int parse_args(int argc, char** argv, Args& a) {
         return usage("bad --fault-seconds");
       }
       a.options.fault_duration_us = secs * meridian::sim::kMicrosPerSecond;
+    } else if (arg == "--help" || arg == "-h") {
+      print_usage(stdout);
+      std::exit(0);
     } else if (arg == "--adversarial") {
       a.options.adversarial = true;
     } else if (arg == "--no-protocol-rules") {
