@@ -461,3 +461,32 @@ TEST(Membership, JointQuorumNeedsBothMajorities) {
 
 }  // namespace
 }  // namespace meridian::raft
+
+namespace meridian::raft {
+namespace {
+
+// Regression (simulator seed 3007): a node that applies its own removal while it
+// campaigns must stop. Voters do not check a candidate's membership, so it could
+// otherwise win the new configuration's majority and lead a group it is not in.
+TEST(Membership, CandidateRemovedMidCampaignStopsCampaigning) {
+  TestCluster c(3, [](Config& cfg) { cfg.pre_vote = false; });
+  c.campaign(kN1);
+  Replica& r1 = c.replica(kN1);
+  ASSERT_EQ(r1.role(), Role::kCandidate);
+  // The host applies a committed change that removes n1 (learned, say, from a vote
+  // rejection carrying a newer commit index).
+  r1.apply_conf_change(change({remove_node(kN1)}));
+  EXPECT_EQ(r1.role(), Role::kFollower);
+  for (NodeId voter : {kN2, kN3}) {
+    Message grant;
+    grant.type = MessageType::kVoteResponse;
+    grant.from = voter;
+    grant.to = kN1;
+    grant.term = r1.term();
+    ASSERT_TRUE(r1.step(grant).is_ok());
+  }
+  EXPECT_NE(r1.role(), Role::kLeader);
+}
+
+}  // namespace
+}  // namespace meridian::raft

@@ -374,6 +374,12 @@ void Raft::switch_to_config(TrackerConfig config, ProgressMap progress) {
   trk_.progress = std::move(progress);
   auto self = trk_.progress.find(id_);
   is_learner_ = self != trk_.progress.end() && self->second.is_learner;
+  if ((role_ == Role::kCandidate || role_ == Role::kPreCandidate) && !promotable()) {
+    // Removed or demoted mid-campaign. Voters do not check a candidate's
+    // membership, so it could still win; a leader outside its group cannot lead.
+    become_follower(term_, kNoNode);
+    return;
+  }
   if (role_ != Role::kLeader) return;
   if (self == trk_.progress.end() || is_learner_) {
     // Removed or demoted: stop leading; the remaining voters elect a successor.
