@@ -150,13 +150,15 @@ void Raft::tick() {
       }
       trk_.visit([&](NodeId id, Progress& pr) { pr.recent_active = (id == id_); });
     }
-    // A transfer that did not finish within an election timeout is abandoned.
-    if (lead_transferee_ != kNoNode) {
-      abort_leader_transfer();
-      // on_applied may have refused to leave a joint config during the transfer;
-      // nothing else would retry it until some unrelated entry is applied.
-      on_applied(log_.applied(), 0);
-    }
+  }
+  // A transfer that did not finish within an election timeout is abandoned. Its
+  // clock is its own: restarting the election clock instead would let repeated
+  // transfer requests postpone check-quorum forever.
+  if (lead_transferee_ != kNoNode && ++transfer_elapsed_ >= config_.election_ticks) {
+    abort_leader_transfer();
+    // on_applied may have refused to leave a joint config during the transfer;
+    // nothing else would retry it until some unrelated entry is applied.
+    on_applied(log_.applied(), 0);
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
@@ -166,6 +168,7 @@ void Raft::tick() {
 
 void Raft::hup(bool transfer) {
   if (role_ == Role::kLeader || !promotable() || has_unapplied_conf_change()) return;
+  election_elapsed_ = 0;  // a campaign started by the host gets a full timeout too
   campaign(config_.pre_vote && !transfer, transfer);
 }
 

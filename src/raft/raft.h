@@ -131,6 +131,7 @@ class Raft {
 
   int election_elapsed_ = 0;   // ticks since the last election timeout reset
   int heartbeat_elapsed_ = 0;  // leader only
+  int transfer_elapsed_ = 0;   // leader only: ticks since the current transfer began
   int randomized_election_timeout_ = 0;
   uint64_t rng_state_;
 

@@ -301,7 +301,7 @@ void Raft::handle_transfer_leader(NodeId target) {
   if (lead_transferee_ == target) return;  // already under way
   // The transfer must finish within an election timeout (tick() abandons it), and
   // proposals wait meanwhile, so that the target can catch up (thesis §3.10).
-  election_elapsed_ = 0;
+  transfer_elapsed_ = 0;
   lead_transferee_ = target;
   if (it->second.match == log_.last_index()) {
     Message t;

@@ -76,6 +76,21 @@ TEST(Transfer, ProposalsDroppedDuringTransferAndTransferAbortsAfterTimeout) {
   EXPECT_EQ(c.node(kN3).state, std::vector<std::string>{"y"});
 }
 
+// Regression: every transfer request used to restart the leader's election clock,
+// so a leader cut off from its followers that kept being asked to transfer (to
+// alternating targets) never reached check-quorum and led forever (thesis §6.2).
+TEST(Transfer, RepeatedTransfersDoNotPostponeCheckQuorum) {
+  TestCluster c(3);
+  ASSERT_TRUE(c.elect(kN1));
+  c.isolate(kN1);
+  for (int i = 0; i < 4 * kElectionTicks; ++i) {
+    c.replica(kN1).transfer_leader(i % 2 ? kN2 : kN3);
+    c.tick(kN1);
+    ASSERT_TRUE(c.stabilize());
+  }
+  EXPECT_NE(c.replica(kN1).role(), Role::kLeader);
+}
+
 // Only voters can lead: a transfer to a learner is ignored.
 TEST(Transfer, TransferToLearnerIsIgnored) {
   TestCluster c(3);
