@@ -31,7 +31,7 @@ TEST(ResultDeathTest, ValueOfAnErrorStopsTheProcess) {
 }
 
 TEST(ResultDeathTest, AnOkStatusIsNotAnError) {
-  EXPECT_DEATH(Result<int>{Status::ok()}, "must hold an error");
+  EXPECT_DEATH((void)Result<int>{Status::ok()}, "must hold an error");
 }
 
 struct ATag;

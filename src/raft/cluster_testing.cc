@@ -191,7 +191,8 @@ size_t TestCluster::deliver(const MessagePredicate& select) {
       continue;
     }
     Message copy = m;
-    Status s = replica(m.to).step(std::move(m));
+    NodeId to = m.to;
+    Status s = replica(to).step(std::move(m));
     (void)s;  // a dropped forwarded proposal is not the harness's concern
     report_snapshot_delivery(copy, true);
     ++stepped;

@@ -65,7 +65,7 @@ Cluster::Cluster(const ClusterParams& params, Rng rng)
     np.config.random_seed = rng_.fork_seed();
     np.snapshot_every_entries = params_.snapshot_every_entries;
     np.snapshot_keep_entries = params_.snapshot_keep_entries;
-    nodes_.push_back(std::make_unique<SimNode>(std::move(np), this));
+    nodes_.push_back(std::make_unique<SimNode>(np, this));
   }
   commit_when_elected_.resize(nodes_.size());
 }

@@ -26,7 +26,7 @@ std::string node_name(raft::NodeId id) { return cat("n", id); }
 
 }  // namespace
 
-SimNode::SimNode(NodeParams params, NodeHost* host) : params_(std::move(params)), host_(host) {
+SimNode::SimNode(const NodeParams& params, NodeHost* host) : params_(params), host_(host) {
   params_.config.id = params_.id;
 }
 

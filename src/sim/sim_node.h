@@ -70,7 +70,7 @@ struct NodeParams {
 
 class SimNode {
  public:
-  SimNode(NodeParams params, NodeHost* host);
+  SimNode(const NodeParams& params, NodeHost* host);
 
   raft::NodeId id() const { return params_.id; }
   bool up() const { return replica_ != nullptr; }
