@@ -7,7 +7,7 @@
 // snapshot visible and durable. A crash before finish() leaves a temporary file
 // that open() removes. Each chunk carries a CRC32C; the file ends with a trailer
 // (chunk count, total bytes, CRC) so a truncated file is detected. Format:
-// docs/formats/storage.md.
+// docs/formats/snapshot.md.
 //
 // Threads: one writer per group at a time; readers on any thread. The store's own
 // maps are guarded by a mutex.
