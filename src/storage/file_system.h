@@ -67,4 +67,10 @@ class FileSystem {
 // Joins a directory and a name with one '/'.
 std::string join_path(std::string_view dir, std::string_view name);
 
+// Creates directory `path` and any missing parents, and makes each directory it
+// created durable (its entry's parent synced): a directory made by create_dir()
+// alone, or whose parent was, can vanish in a crash with everything in it. Ok if
+// `path` exists already.
+Status create_dir_durably(FileSystem& fs, const std::string& path);
+
 }  // namespace meridian::storage

@@ -37,14 +37,6 @@ constexpr uint64_t kSegmentBytesMaxLimit = 1ull << 31;
 // another system call.
 constexpr uint64_t kReadGapBytesMax = 4096;
 
-std::string parent_dir(std::string_view path) {
-  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  const size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos) return ".";
-  if (slash == 0) return "/";
-  return std::string(path.substr(0, slash));
-}
-
 Status at_file(const std::string& path, uint64_t offset, const Status& s) {
   return Status(s.code(),
                 "file " + path + " offset " + std::to_string(offset) + ": " + s.message());
@@ -221,11 +213,9 @@ Status LogEngine::Impl::replay_segment(uint64_t number, bool last) {
 }
 
 Status LogEngine::Impl::recover() {
-  if (!fs->exists(options.dir)) {
-    if (Status s = fs->create_dir(options.dir); !s.is_ok()) return s;
-    // The directory's own entry must be durable before anything in it counts.
-    if (Status s = fs->sync_dir(parent_dir(options.dir)); !s.is_ok()) return s;
-  }
+  // The directory's own entry (and its parents', if they are new too) must be
+  // durable before anything in it counts.
+  if (Status s = create_dir_durably(*fs, options.dir); !s.is_ok()) return s;
   Result<std::vector<std::string>> names = fs->list_dir(options.dir);
   if (!names.is_ok()) return names.status();
   std::vector<uint64_t> numbers;

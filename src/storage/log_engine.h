@@ -38,7 +38,7 @@
 namespace meridian::storage {
 
 struct LogEngineOptions {
-  std::string dir;  // the journal directory; created if missing
+  std::string dir;  // the journal directory; created durably (parents too) if missing
   // A new segment is started once the active one passes this size; smaller
   // segments free disk sooner after compaction, larger ones mean fewer files.
   uint64_t segment_bytes_max = 64ull << 20;

@@ -130,6 +130,27 @@ TEST_F(LogEngineTest, ReopenRecoversEverythingSynced) {
   expect_matches_model();
 }
 
+// Regression: open() created missing parents of the journal directory but synced
+// only the journal's own entry, so after a power loss the new parent (and every
+// synced write under it) could be gone. Found by the simulator (seed 1), whose
+// nodes kept their journal under a data directory of their own.
+TEST(LogEngineDirTest, NewParentDirectoriesSurvivePowerLoss) {
+  FaultyFileSystem fs(3);
+  const LogEngineOptions options{.dir = "/data/node/journal"};
+  {
+    auto engine = LogEngine::open(&fs, options);
+    ASSERT_TRUE(engine.is_ok()) << engine.status();
+    WriteBatch b;
+    b.append(GroupId{1}, make_entries(GroupId{1}, Index{1}, 3, Term{1}));
+    ASSERT_TRUE(engine.value()->write(b).is_ok());
+    ASSERT_TRUE(engine.value()->sync().is_ok());
+  }
+  fs.crash(0.0);
+  auto engine = LogEngine::open(&fs, options);
+  ASSERT_TRUE(engine.is_ok()) << engine.status();
+  EXPECT_EQ(engine.value()->last_index(GroupId{1}), Index{3});
+}
+
 TEST_F(LogEngineTest, AppendReplacesSuffix) {
   open();
   const GroupId g{1};

@@ -131,14 +131,6 @@ bool parse_snapshot_name(std::string_view name, Index& index, Term& term) {
   return true;
 }
 
-std::string parent_dir(std::string_view path) {
-  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos) return ".";
-  if (slash == 0) return "/";
-  return std::string(path.substr(0, slash));
-}
-
 std::string encode_header(GroupId group, const raft::SnapshotMeta& meta) {
   std::string out;
   put_u32(out, kHeaderMagic);
@@ -551,11 +543,7 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::open(FileSystem* fs, const
   auto impl = std::make_unique<Impl>();
   impl->fs = fs;
   impl->dir = dir;
-  if (!fs->exists(dir)) {
-    if (Status s = fs->create_dir(dir); !s.is_ok()) return with_context(s, "create " + dir);
-    std::string parent = parent_dir(dir);
-    if (Status s = fs->sync_dir(parent); !s.is_ok()) return with_context(s, "sync " + parent);
-  }
+  if (Status s = create_dir_durably(*fs, dir); !s.is_ok()) return with_context(s, "create " + dir);
   auto names = fs->list_dir(dir);
   if (!names.is_ok()) return with_context(names.status(), "list " + dir);
   std::lock_guard lock(impl->mu);

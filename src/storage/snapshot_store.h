@@ -48,7 +48,8 @@ class SnapshotReader {
 
 class SnapshotStore {
  public:
-  // Opens (creating `dir` if needed) and removes leftover temporary files.
+  // Opens (creating `dir` and missing parents durably if needed) and removes
+  // leftover temporary files.
   static Result<std::unique_ptr<SnapshotStore>> open(FileSystem* fs, const std::string& dir);
   ~SnapshotStore();
 
