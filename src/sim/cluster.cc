@@ -63,6 +63,7 @@ Cluster::Cluster(const ClusterParams& params, Rng rng)
     np.id = NodeId{static_cast<uint64_t>(k)};
     np.config = params_.raft;
     np.config.random_seed = rng_.fork_seed();
+    np.file_system_seed = rng_.fork_seed();
     np.snapshot_every_entries = params_.snapshot_every_entries;
     np.snapshot_keep_entries = params_.snapshot_keep_entries;
     nodes_.push_back(std::make_unique<SimNode>(np, this));
@@ -108,10 +109,12 @@ void Cluster::start() {
   boot.data = KvStateMachine().snapshot(1);
   const raft::HardState hs{.term = raft::Term{1}, .vote = raft::kNoNode, .commit = raft::Index{1}};
   for (int k = 1; k <= params_.initial_voters; ++k) {
-    node(NodeId{static_cast<uint64_t>(k)}).disk().bootstrap(boot, hs);
+    node(NodeId{static_cast<uint64_t>(k)}).bootstrap(boot, hs);
   }
   for (const auto& n : nodes_) {
+    if (failed()) return;
     n->start();
+    maybe_arm_torn_write(*n);
     // Random phases so that nodes do not tick in lockstep.
     schedule_ticks(n->id(), rng_.below(params_.tick_us));
   }
@@ -144,9 +147,9 @@ void Cluster::tick(NodeId id, uint64_t incarnation) {
 void Cluster::crash(NodeId id) {
   SimNode& n = node(id);
   if (!n.up()) return;
-  const size_t unsynced = n.disk().unsynced_writes();
-  const size_t kept = params_.lose_unsynced ? rng_.range(0, unsynced) : unsynced;
-  n.crash(kept);
+  std::optional<uint32_t> keep_unsynced_ppm;
+  if (params_.lose_unsynced) keep_unsynced_ppm = static_cast<uint32_t>(rng_.range(0, Rng::kPpmOne));
+  n.crash(keep_unsynced_ppm);
   if (listener_ != nullptr) listener_->on_crash(id);
 }
 
@@ -154,7 +157,34 @@ void Cluster::restart(NodeId id) {
   SimNode& n = node(id);
   if (n.up()) return;
   n.start();
+  if (!n.up()) return;  // recovery failed: the run has failed
+  maybe_arm_torn_write(n);
   schedule_ticks(id, rng_.below(params_.tick_us));
+}
+
+void Cluster::maybe_arm_torn_write(SimNode& n) {
+  if (params_.torn_write_appends_max == 0) return;
+  const uint64_t at = rng_.range(1, params_.torn_write_appends_max);
+  n.arm_torn_write(at, static_cast<uint32_t>(rng_.range(0, Rng::kPpmOne)));
+}
+
+void Cluster::calm_disks() {
+  params_.lose_unsynced = false;
+  params_.torn_write_appends_max = 0;
+  for (const auto& n : nodes_) n->arm_torn_write(0, 0);
+}
+
+NodeStorageStats Cluster::storage_stats() const {
+  NodeStorageStats sum;
+  for (const auto& n : nodes_) {
+    const NodeStorageStats s = n->storage().stats();
+    sum.recoveries += s.recoveries;
+    sum.torn_crashes += s.torn_crashes;
+    sum.snapshots_written += s.snapshots_written;
+    sum.segments_removed += s.segments_removed;
+    sum.journal_writes += s.journal_writes;
+  }
+  return sum;
 }
 
 void Cluster::set_disk_latency(uint64_t min_us, uint64_t max_us, uint32_t stall_ppm) {
@@ -179,7 +209,7 @@ void Cluster::node_send(const SimNode& from, Message m) {
     return;
   }
   if (params_.check_protocol_rules) {
-    check(safety_.check_persisted_before_send(m, from.disk().durable(), from.disk().page_cache()));
+    check(safety_.check_persisted_before_send(m, from.storage().synced(), from.log()));
     if (failed()) return;
   }
   const Delivery d = network_.plan(m.from, m.to, rng_);
@@ -243,6 +273,21 @@ void Cluster::node_failure(std::string invariant, std::string detail) {
   fail(std::move(invariant), std::move(detail));
 }
 
+void Cluster::node_power_failed(SimNode& n) {
+  const NodeId id = n.id();
+  const uint64_t inc = n.incarnation();
+  // The clients hear of it from an event of its own: this runs inside the node's
+  // input, possibly while a client is in the middle of sending to it.
+  events_.after(0, [this, id] {
+    if (listener_ != nullptr) listener_->on_crash(id);
+  });
+  events_.after(rng_.range(params_.torn_write_down_min_us, params_.torn_write_down_max_us),
+                [this, id, inc] {
+                  SimNode& down = node(id);
+                  if (!down.up() && down.incarnation() == inc) restart(id);
+                });
+}
+
 void Cluster::node_role_changed(SimNode& n) {
   check(safety_.on_role(n.id(), n.role(), n.term()));
   if (n.role() != raft::Role::kLeader) return;
@@ -251,7 +296,7 @@ void Cluster::node_role_changed(SimNode& n) {
 }
 
 void Cluster::node_ready_written(SimNode& n, const raft::Ready& rd, raft::Index old_commit) {
-  const raft::MemoryStorage& log = n.disk().page_cache();
+  const raft::LogStorage& log = n.log();
   check(safety_.on_entries_written(n.id(), rd.entries, log));
   if (failed() || n.replica().role() != raft::Role::kLeader) return;
   const raft::Term term = n.replica().term();

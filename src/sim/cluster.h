@@ -38,7 +38,15 @@ struct ClusterParams {
   uint64_t disk_latency_max_us = 0;
   uint32_t disk_stall_ppm = 0;  // chance of a stall on top (a slow fsync)
   uint64_t disk_stall_max_us = 0;
-  bool lose_unsynced = false;  // a crash loses a random suffix of unsynced writes
+  // A crash is a power loss, which loses part of what was not synced (else the
+  // process dies and the page cache survives).
+  bool lose_unsynced = false;
+  // Torn writes: at each start, a node's power is set to fail in the middle of one
+  // of its next 1..N disk appends (0: never); it comes back after a down time in
+  // [torn_write_down_min_us, torn_write_down_max_us].
+  uint64_t torn_write_appends_max = 0;
+  uint64_t torn_write_down_min_us = 0;
+  uint64_t torn_write_down_max_us = 0;
   LinkFaults links = kCalmLinks;
   bool check_protocol_rules = true;  // invariants 5 and 6 (see invariants.h)
   // A correct run handles some 10-40 thousand events; millions mean a message
@@ -93,7 +101,11 @@ class Cluster final : public NodeHost {
 
   void crash(raft::NodeId id);
   void restart(raft::NodeId id);
-  void set_lose_unsynced(bool on) { params_.lose_unsynced = on; }
+  // No more power losses or torn writes (healing): crashes from now on are
+  // process crashes, and every armed torn write is disarmed.
+  void calm_disks();
+  // Storage counters summed over every node.
+  NodeStorageStats storage_stats() const;
   void set_disk_latency(uint64_t min_us, uint64_t max_us, uint32_t stall_ppm);
 
   void fail(std::string invariant, std::string detail);
@@ -106,6 +118,7 @@ class Cluster final : public NodeHost {
   uint64_t node_disk_latency_us() override;
   void node_trace(std::string line) override { trace(std::move(line)); }
   void node_failure(std::string invariant, std::string detail) override;
+  void node_power_failed(SimNode& n) override;
   void node_role_changed(SimNode& n) override;
   void node_ready_written(SimNode& n, const raft::Ready& rd, raft::Index old_commit) override;
   void node_snapshot_installed(SimNode& n, const raft::SnapshotMeta& meta) override;
@@ -115,6 +128,7 @@ class Cluster final : public NodeHost {
 
  private:
   void schedule_ticks(raft::NodeId id, uint64_t first_delay_us);
+  void maybe_arm_torn_write(SimNode& n);
   void tick(raft::NodeId id, uint64_t incarnation);
   void deliver(raft::Message m, uint64_t from_incarnation, bool report_snapshot);
   void report_snapshot(raft::NodeId from, uint64_t from_incarnation, raft::NodeId to, bool ok);

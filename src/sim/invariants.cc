@@ -126,7 +126,7 @@ MaybeViolation SafetyChecker::check_commit_rule(NodeId node, Term term, Index ol
 }
 
 MaybeViolation SafetyChecker::check_persisted_before_send(const raft::Message& m,
-                                                          const raft::LogStorage& durable,
+                                                          const SyncedLog& durable,
                                                           const raft::LogStorage& log) const {
   using raft::MessageType;
   if (m.type == MessageType::kAppendResponse && !m.reject) {
@@ -134,9 +134,9 @@ MaybeViolation SafetyChecker::check_persisted_before_send(const raft::Message& m
     const Index snap = durable.first_index() - 1;
     bool ok = i <= durable.last_index();
     if (ok && i > snap) {
-      auto dt = durable.term(i);
+      const std::optional<Term> dt = durable.term(i);
       auto lt = log.term(i);
-      ok = !dt.is_ok() || !lt.is_ok() || dt.value() == lt.value();
+      ok = !dt || !lt.is_ok() || *dt == lt.value();
     }
     if (!ok) {
       return Violation{"persist before responding",

@@ -38,6 +38,7 @@
 
 #include "raft/log_storage.h"
 #include "raft/types.h"
+#include "sim/synced_log.h"
 
 namespace meridian::sim {
 
@@ -71,9 +72,9 @@ class SafetyChecker {
   // commit index it had when elected, if later) to new_commit.
   MaybeViolation check_commit_rule(raft::NodeId node, raft::Term term, raft::Index old_commit,
                                    raft::Index new_commit, const raft::LogStorage& log) const;
-  // Rule 6: `node` sends m; `durable` is what survives a crash, `log` its whole log.
-  MaybeViolation check_persisted_before_send(const raft::Message& m,
-                                             const raft::LogStorage& durable,
+  // Rule 6: `node` sends m; `durable` is what it has synced (what survives a
+  // crash), `log` its whole log.
+  MaybeViolation check_persisted_before_send(const raft::Message& m, const SyncedLog& durable,
                                              const raft::LogStorage& log) const;
   MaybeViolation on_snapshot(raft::NodeId node, const raft::SnapshotMeta& meta);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "raft/memory_storage.h"
+#include "sim/synced_log.h"
 
 namespace meridian::sim {
 namespace {
@@ -83,8 +84,10 @@ TEST(SafetyChecker, CommitmentRule) {
 
 TEST(SafetyChecker, PersistBeforeResponding) {
   SafetyChecker c;
-  MemoryStorage durable = log_of({entry(1, 1, "x")});
-  durable.set_hard_state({.term = Term{2}, .vote = NodeId{3}, .commit = Index{1}});
+  MemoryStorage synced_state = log_of({entry(1, 1, "x")});
+  synced_state.set_hard_state({.term = Term{2}, .vote = NodeId{3}, .commit = Index{1}});
+  SyncedLog durable;
+  durable.record(synced_state, Index{0}, Index{0});
   MemoryStorage volatile_log = log_of({entry(1, 1, "x"), entry(2, 2, "y")});
   raft::Message ack;
   ack.type = raft::MessageType::kAppendResponse;

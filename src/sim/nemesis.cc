@@ -56,7 +56,7 @@ void Nemesis::heal() {
   ++heal_generation_;
   cluster_.network().heal();
   cluster_.network().set_faults(kCalmLinks);
-  cluster_.set_lose_unsynced(false);
+  cluster_.calm_disks();
   cluster_.trace("heal: network whole, links calm, all nodes up");
   for (NodeId id : cluster_.pool()) cluster_.restart(id);
 }

@@ -200,6 +200,22 @@ int main(int argc, char** argv) {
     std::printf("failed seed %llu (%s); replay: %s\n", static_cast<unsigned long long>(a.first + k),
                 results[k].invariant.c_str(), replay_command(a, a.first + k).c_str());
   }
+  SimResult storage;  // only the storage counters, summed
+  for (const SimResult& r : results) {
+    storage.recoveries += r.recoveries;
+    storage.torn_crashes += r.torn_crashes;
+    storage.snapshots_written += r.snapshots_written;
+    storage.segments_removed += r.segments_removed;
+    storage.journal_writes += r.journal_writes;
+  }
+  std::printf(
+      "storage: %llu journal writes, %llu recoveries, %llu torn-write crashes, %llu snapshots "
+      "written, %llu segments collected\n",
+      static_cast<unsigned long long>(storage.journal_writes),
+      static_cast<unsigned long long>(storage.recoveries),
+      static_cast<unsigned long long>(storage.torn_crashes),
+      static_cast<unsigned long long>(storage.snapshots_written),
+      static_cast<unsigned long long>(storage.segments_removed));
   const double secs = elapsed_s();
   std::printf(
       "summary: %llu seeds, %llu failures, %.1f s, %.1f seeds/s, %llu history checks timed out "

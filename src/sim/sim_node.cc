@@ -26,7 +26,8 @@ std::string node_name(raft::NodeId id) { return cat("n", id); }
 
 }  // namespace
 
-SimNode::SimNode(const NodeParams& params, NodeHost* host) : params_(params), host_(host) {
+SimNode::SimNode(const NodeParams& params, NodeHost* host)
+    : params_(params), host_(host), storage_(params.file_system_seed) {
   params_.config.id = params_.id;
 }
 
@@ -40,43 +41,84 @@ const raft::Replica& SimNode::replica() const {
   return *replica_;
 }
 
+void SimNode::bootstrap(const raft::Snapshot& snap, const raft::HardState& hs) {
+  MERIDIAN_ASSERT(!up() && !storage_.is_open(), "bootstrap of started node ", params_.id);
+  Status s = storage_.open();
+  if (s.is_ok()) s = storage_.bootstrap(snap, hs);
+  if (!s.is_ok()) {
+    host_->node_failure("storage write", cat(node_name(id()), " bootstrap: ", s.to_string()));
+  }
+}
+
 void SimNode::start() {
   MERIDIAN_ASSERT(!up(), "start of running node ", params_.id);
-  const raft::MemoryStorage& store = disk_.page_cache();
-  raft::Snapshot snap = store.snapshot().value();
-  kv_ = KvStateMachine();
-  if (!snap.empty() && !kv_.restore(snap.data, snap.meta.index.value())) {
-    host_->node_failure("snapshot data",
-                        cat(node_name(id()), " cannot restore its snapshot at ", snap.meta.index));
-    return;
+  if (!storage_.is_open()) {
+    // Recovery: whatever the crash left on the disk must open, and hold everything
+    // that was synced; anything else is a storage bug, never to be skipped.
+    if (Status s = storage_.open(); !s.is_ok()) {
+      host_->node_failure("storage recovery", cat(node_name(id()), ": ", s.to_string()));
+      return;
+    }
   }
-  conf_ = snap.meta.conf_state;
-  applied_ = snap.meta.index;
-  commit_seen_ = store.hard_state().commit;
+  const raft::SnapshotMeta meta = storage_.snapshot_meta();
+  kv_ = KvStateMachine();
+  if (meta.index > Index{0}) {
+    auto snap = storage_.read_snapshot(meta.index);
+    if (!snap.is_ok()) {
+      host_->node_failure("storage recovery", cat(node_name(id()), " cannot read its snapshot at ",
+                                                  meta.index, ": ", snap.status().to_string()));
+      return;
+    }
+    if (!kv_.restore(snap.value().data, meta.index.value())) {
+      host_->node_failure("snapshot data",
+                          cat(node_name(id()), " cannot restore its snapshot at ", meta.index));
+      return;
+    }
+  }
+  conf_ = meta.conf_state;
+  applied_ = meta.index;
+  const raft::LogStorage& log = storage_.log();
+  commit_seen_ = log.hard_state().commit;
   raft::Config config = params_.config;
-  config.applied = snap.meta.index;
-  auto created = raft::Replica::create(config, &store);
+  config.applied = meta.index;
+  auto created = raft::Replica::create(config, &log);
   MERIDIAN_ASSERT(created.is_ok(), "Replica::create: ", created.status());
   replica_ = std::move(created).value();
   last_role_ = replica_->role();
   last_term_ = replica_->term();
   last_leader_ = replica_->leader();
-  host_->node_trace(cat(node_name(id()), " start term=", last_term_, " applied=", applied_,
-                        " first=", store.first_index(), " last=", store.last_index()));
+  host_->node_trace(cat(node_name(id()), " start term=", last_term_, " applied=", applied_, " ",
+                        storage_.describe()));
   after_input();
 }
 
-void SimNode::crash(size_t kept) {
+void SimNode::crash(std::optional<uint32_t> keep_unsynced_ppm) {
   MERIDIAN_ASSERT(up(), "crash of down node ", params_.id);
-  const size_t unsynced = disk_.unsynced_writes();
+  const bool unsynced = storage_.has_unsynced_write();
+  std::string how = storage_.power_failed() ? std::string("power failed during a write")
+                    : keep_unsynced_ppm     ? cat("power loss, keeps unsynced appends with chance ",
+                                                  *keep_unsynced_ppm, "ppm")
+                                            : std::string("process crash");
   replica_.reset();
   ready_.reset();
   pending_reads_.clear();
   ++incarnation_;
-  disk_.crash(kept);
+  storage_.crash(keep_unsynced_ppm);
   last_role_ = raft::Role::kFollower;
   host_->node_trace(
-      cat("crash ", node_name(id()), " kept ", kept, "/", unsynced, " unsynced writes"));
+      cat("crash ", node_name(id()), " (", how, ")", unsynced ? ", one write unsynced" : ""));
+}
+
+bool SimNode::storage_failed(const char* invariant, const Status& s) {
+  if (storage_.power_failed()) {
+    host_->node_trace(
+        cat(node_name(id()), " loses power in the middle of a write: ", s.to_string()));
+    crash(std::nullopt);  // the file system crashed already, losing what it lost
+    host_->node_power_failed(*this);
+    return false;
+  }
+  host_->node_failure(invariant, cat(node_name(id()), ": ", s.to_string()));
+  return false;
 }
 
 void SimNode::tick() {
@@ -160,19 +202,8 @@ void SimNode::take_ready() {
 }
 
 bool SimNode::write_ready(const Ready& rd) {
-  if (rd.snapshot) {
-    Status s = disk_.write_snapshot(rd.snapshot);
-    if (!s.is_ok()) {
-      host_->node_failure("snapshot install", cat(node_name(id()), " got snapshot at ",
-                                                  rd.snapshot->meta.index, ": ", s.to_string()));
-      return false;
-    }
-  }
-  disk_.write_entries(rd.entries);
-  if (rd.hard_state) {
-    disk_.write_hard_state(*rd.hard_state);
-    commit_seen_ = rd.hard_state->commit;
-  }
+  if (Status s = storage_.write_ready(rd); !s.is_ok()) return storage_failed("storage write", s);
+  if (rd.hard_state) commit_seen_ = rd.hard_state->commit;
   if (rd.snapshot || !rd.entries.empty() || rd.hard_state) {
     std::string line = cat(node_name(id()), " write");
     if (rd.snapshot) line += cat(" snap=", rd.snapshot->meta.term, "/", rd.snapshot->meta.index);
@@ -192,8 +223,14 @@ bool SimNode::write_ready(const Ready& rd) {
 
 void SimNode::finish_ready(uint64_t incarnation) {
   if (incarnation != incarnation_ || !ready_) return;  // crashed meanwhile
+  // Also a Ready that needed no sync but wrote (a commit index) is synced here,
+  // at no cost in virtual time: the next write must not start before it, as the
+  // journal's recovery assumes that only the last write can be torn.
+  if (Status s = storage_.sync(); !s.is_ok()) {
+    storage_failed("storage sync", s);
+    return;
+  }
   Ready rd = std::move(*ready_);
-  if (rd.must_sync) disk_.sync();
   for (Message& m : rd.messages_after_persist) host_->node_send(*this, std::move(m));
   if (rd.snapshot) install_snapshot(*rd.snapshot);
   for (const Entry& e : rd.committed_entries) {
@@ -255,21 +292,24 @@ bool SimNode::apply_entry(const Entry& e) {
     const ApplyResult r = kv_.apply(*c);
     host_->node_command_applied(*this, *c, r);
   }
-  maybe_snapshot();
-  return true;
+  return maybe_snapshot(e);
 }
 
-void SimNode::maybe_snapshot() {
+bool SimNode::maybe_snapshot(const Entry& last_applied) {
   const uint64_t every = params_.snapshot_every_entries;
-  if (every == 0) return;
-  const Index snap_index = disk_.page_cache().snapshot().value().meta.index;
-  if (applied_ - snap_index < every) return;
+  if (every == 0) return true;
+  if (applied_ - storage_.snapshot_meta().index < every) return true;
+  // Entries from compact_to on stay: `keep` of them at or below the snapshot.
   const uint64_t keep = params_.snapshot_keep_entries;
-  const Index compact_to = applied_.value() > keep ? applied_ - keep : Index{0};
-  Status s =
-      disk_.snapshot_and_compact(applied_, conf_, kv_.snapshot(applied_.value()), compact_to);
-  MERIDIAN_ASSERT(s.is_ok(), node_name(id()), " snapshot at ", applied_, ": ", s);
-  host_->node_trace(cat(node_name(id()), " snapshots at ", applied_, " compacts to ", compact_to));
+  const Index compact_to = applied_.value() > keep ? applied_ - keep + 1 : Index{1};
+  const raft::SnapshotMeta meta{.index = applied_, .term = last_applied.term, .conf_state = conf_};
+  if (Status s = storage_.snapshot_and_compact(meta, kv_.snapshot(applied_.value()), compact_to);
+      !s.is_ok()) {
+    return storage_failed("storage snapshot", s);
+  }
+  host_->node_trace(cat(node_name(id()), " snapshots at ", applied_, " keeps the log from ",
+                        storage_.log().first_index()));
+  return true;
 }
 
 void SimNode::serve_reads() {

@@ -1,21 +1,31 @@
-// SimNode: one simulated server. It owns a raft::Replica, the node's SimDisk and
-// its copy of the KV state machine, and runs the Replica host loop of
-// raft/replica.h against virtual time:
+// SimNode: one simulated server. It owns a raft::Replica, the node's storage (the
+// real journal and snapshot store over a fault-injecting file system, see
+// node_storage.h) and its copy of the KV state machine, and runs the Replica host
+// loop of raft/replica.h against virtual time:
 //
 //   take a Ready (whenever none is in flight)
 //     -> send ready.messages at once
-//     -> write snapshot, entries, hard state to the disk's page cache
+//     -> write the snapshot (to the snapshot store, synced), then entries and hard
+//        state (one journal write, not yet durable)
 //     -> if ready.must_sync: wait a random disk latency for the fsync
-//   at sync completion (or at once when nothing needs a sync)
-//     -> the durable copy catches up, send ready.messages_after_persist,
-//        install the snapshot into the state machine, apply committed entries,
-//        serve read states whose index is applied, advance(), look for the next Ready.
+//   at sync completion (or at once when nothing needs a sync; a commit-only
+//   write is then synced at once, at no cost in virtual time, so that no second
+//   journal write ever starts before the previous one is synced)
+//     -> sync the journal, send ready.messages_after_persist, install the snapshot
+//        into the state machine, apply committed entries (taking an application
+//        snapshot every so often, written and synced on the spot, with
+//        compaction), serve read states whose index is applied, advance(), look
+//        for the next Ready.
 //
-// A crash drops the Replica, the state machine and every in-flight Ready and read;
-// the disk keeps what was synced plus a prefix of what was not. A restart builds a
-// fresh Replica over the page cache rebuilt from the durable copy, with
-// Config.applied = the snapshot index, and restores the state machine from the
-// snapshot; committed entries after it are re-applied as the Replica hands them out.
+// A crash drops the Replica, the state machine, the storage objects and every
+// in-flight Ready and read; a power loss also loses part of what was not synced
+// (NodeStorage::crash). A write may also fail because the power went out in the
+// middle of it (a torn write armed by the Cluster): the node crashes on the spot
+// and tells its host. A restart runs the storage's recovery, restores the state
+// machine from the latest snapshot and builds a fresh Replica over the journal
+// with Config.applied = the snapshot index; committed entries after it are
+// re-applied as the Replica hands them out. Any storage error other than a torn
+// write is a failure of the run, never ignored.
 //
 // Owned by the Cluster; single-threaded. Calls back into a NodeHost for everything
 // outside the node (network, time, invariant checks, clients). Callbacks never
@@ -31,7 +41,7 @@
 
 #include "raft/replica.h"
 #include "sim/kv_state_machine.h"
-#include "sim/sim_disk.h"
+#include "sim/node_storage.h"
 
 namespace meridian::sim {
 
@@ -47,6 +57,9 @@ class NodeHost {
   virtual void node_trace(std::string line) = 0;
   // A safety violation or an impossible host-level state, found by the node.
   virtual void node_failure(std::string invariant, std::string detail) = 0;
+  // The node's power failed in the middle of a disk write; it is down already.
+  // Called from inside the node's input: the host must not act on it synchronously.
+  virtual void node_power_failed(SimNode& n) = 0;
   // Observations (for invariants and clients), in the order they happen.
   virtual void node_role_changed(SimNode& n) = 0;
   // A Ready was taken and its writes are in the page cache (before any sync).
@@ -61,6 +74,7 @@ class NodeHost {
 struct NodeParams {
   raft::NodeId id;
   raft::Config config;  // id, seed and planted bug set by the Cluster; applied set per start
+  uint64_t file_system_seed = 0;  // the node's disk's own random choices
   // Application snapshot every this many applied entries (0: never).
   uint64_t snapshot_every_entries = 0;
   // Entries kept below an application snapshot when compacting, so that slightly
@@ -77,8 +91,9 @@ class SimNode {
   // Bumped at every crash; events scheduled for an earlier incarnation are void.
   uint64_t incarnation() const { return incarnation_; }
 
-  SimDisk& disk() { return disk_; }
-  const SimDisk& disk() const { return disk_; }
+  const NodeStorage& storage() const { return storage_; }
+  // The log as the replica reads it (the journal); the node must be up.
+  const raft::LogStorage& log() const { return storage_.log(); }
   const KvStateMachine& kv() const { return kv_; }
   raft::Index applied() const { return applied_; }
   const raft::ConfState& conf_state() const { return conf_; }
@@ -88,10 +103,16 @@ class SimNode {
   raft::Role role() const { return last_role_; }
   raft::Term term() const { return last_term_; }
 
-  // Lifecycle.
+  // Lifecycle. bootstrap() writes an initial member's state, before its first start.
+  void bootstrap(const raft::Snapshot& snap, const raft::HardState& hs);
   void start();
-  // Power loss; `kept` unsynced disk writes survive (see SimDisk::crash).
-  void crash(size_t kept);
+  // keep_unsynced_ppm set: a power loss (see NodeStorage::crash); nullopt: the
+  // process dies and the page cache survives.
+  void crash(std::optional<uint32_t> keep_unsynced_ppm);
+  // See NodeStorage::arm_torn_write; n = 0 disarms.
+  void arm_torn_write(uint64_t n, uint32_t keep_unsynced_ppm) {
+    storage_.arm_torn_write(n, keep_unsynced_ppm);
+  }
 
   // Inputs (the node must be up). Each drives the host loop afterwards.
   void tick();
@@ -110,12 +131,15 @@ class SimNode {
   void finish_ready(uint64_t incarnation);
   void install_snapshot(const raft::Snapshot& snap);
   bool apply_entry(const raft::Entry& e);
-  void maybe_snapshot();
+  bool maybe_snapshot(const raft::Entry& last_applied);
+  // A storage call failed: a torn write crashes the node, anything else fails the
+  // run. Returns false (the caller stops).
+  bool storage_failed(const char* invariant, const raft::Status& s);
   void serve_reads();
 
   NodeParams params_;
   NodeHost* host_;
-  SimDisk disk_;
+  NodeStorage storage_;
   std::unique_ptr<raft::Replica> replica_;
   KvStateMachine kv_;
   raft::ConfState conf_;

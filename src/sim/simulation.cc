@@ -55,6 +55,13 @@ void draw_disk_and_links(const SimOptions& o, Rng& rng, RunPlan& p) {
     c.lose_unsynced = true;
     c.disk_stall_ppm = rng.range(0, percent(5));
     c.disk_stall_max_us = rng.range(5 * kMs, 50 * kMs);
+    // Torn writes in half the runs: a node's power fails in the middle of one of
+    // its next 1..N appends, N of a few hundred to a few thousand (a node makes
+    // some thousands of appends in a run, so zero to several per node), then it
+    // stays down like a crashed node.
+    if (rng.below(2) == 0) c.torn_write_appends_max = rng.range(300, 5000);
+    c.torn_write_down_min_us = rng.range(1 * kMs, 20 * kMs);
+    c.torn_write_down_max_us = c.torn_write_down_min_us + rng.range(10 * kMs, 500 * kMs);
   }
   if (f.has(Fault::kSnapshot)) {
     // Every 20-200 applied entries: several snapshots per run on every node. Up to
@@ -156,8 +163,9 @@ std::string describe_plan(const SimOptions& o, const RunPlan& p) {
       " checkquorum=", c.raft.check_quorum, " append_max=", c.raft.append_bytes_max,
       " inflight_max=", c.raft.inflight_messages_max, " drop=", l.drop_ppm, "ppm dup=", l.dup_ppm,
       "ppm delay=", l.delay_min_us, "-", l.delay_max_us, "us disk=", c.disk_latency_min_us, "-",
-      c.disk_latency_max_us, "us snapshot_every=", c.snapshot_every_entries,
-      " clients=", p.clients.clients, " keys=", p.clients.keys);
+      c.disk_latency_max_us, "us torn_write_max=", c.torn_write_appends_max,
+      " snapshot_every=", c.snapshot_every_entries, " clients=", p.clients.clients,
+      " keys=", p.clients.keys);
 }
 
 // Runs the three phases; returns with the cluster failed or the run complete.
@@ -250,6 +258,12 @@ SimResult run_simulation(const SimOptions& o) {
   r.ops_total = clients.history().size();
   r.leaders = cluster.safety().leaders_elected();
   r.committed_entries = cluster.safety().committed_entries();
+  const NodeStorageStats st = cluster.storage_stats();
+  r.recoveries = st.recoveries;
+  r.torn_crashes = st.torn_crashes;
+  r.snapshots_written = st.snapshots_written;
+  r.segments_removed = st.segments_removed;
+  r.journal_writes = st.journal_writes;
   return r;
 }
 

@@ -75,6 +75,13 @@ struct SimResult {
   uint64_t committed_entries = 0;        // distinct log indexes seen committed
   bool history_check_timed_out = false;  // the linearizability check gave up (not a failure)
   uint64_t history_check_steps = 0;
+  // Storage, summed over nodes: recoveries after crashes, power losses in the
+  // middle of a write, snapshots written, journal segments collected, journal writes.
+  uint64_t recoveries = 0;
+  uint64_t torn_crashes = 0;
+  uint64_t snapshots_written = 0;
+  uint64_t segments_removed = 0;
+  uint64_t journal_writes = 0;
 };
 
 SimResult run_simulation(const SimOptions& options);
