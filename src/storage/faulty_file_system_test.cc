@@ -6,28 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "storage/file_system_testing.h"
+
 namespace meridian::storage {
 namespace {
 
-// The code a Result holds (kOk for a value), so that expecting an error does not
-// stop the test when there is none.
-template <class T>
-Code code_of(const Result<T>& r) {
-  return r.is_ok() ? Code::kOk : r.status().code();
-}
-
-// read_at's bytes, or a marker that fails the comparison on an error.
-std::string read(const File& f, uint64_t offset, size_t n) {
-  auto r = f.read_at(offset, n);
-  return r.is_ok() ? r.value() : "<error: " + r.status().to_string() + ">";
-}
-
-// list_dir's names, or a marker that fails the comparison on an error.
-std::vector<std::string> names(FileSystem& fs, const std::string& path) {
-  auto r = fs.list_dir(path);
-  return r.is_ok() ? r.value()
-                   : std::vector<std::string>{"<error: " + r.status().to_string() + ">"};
-}
+using testing::code_of;
+using testing::names;
+using testing::read;
 
 // Stands in for a File that failed to open, so that a broken model fails the
 // test with messages instead of crashing it.
