@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 #include "storage/group_commit.h"
 #include "storage/log_engine.h"
 #include "storage/posix_file_system.h"
@@ -231,7 +231,7 @@ int run(int argc, char** argv) {
   const std::string dir = make_data_dir(parent, "storage-bench");
   std::printf("storage_bench: dir %s on %s; crc32c %s\n", dir.c_str(),
               describe_filesystem(dir).c_str(),
-              storage::crc32c_hardware() ? "hardware" : "software");
+              crc32c_hardware() ? "hardware" : "software");
   if (is_memory_filesystem(dir)) {
     std::printf("WARNING: a memory file system; fdatasync costs nothing here\n");
   }

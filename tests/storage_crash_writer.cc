@@ -44,7 +44,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 #include "storage/group_commit.h"
 #include "storage/log_engine.h"
 #include "storage/posix_file_system.h"

@@ -28,7 +28,7 @@
 #include <limits>
 
 #include "base/assert.h"
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 namespace meridian::storage {
 namespace {

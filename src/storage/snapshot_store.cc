@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "base/assert.h"
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 namespace meridian::storage {
 namespace {

@@ -2,7 +2,7 @@
 // without it. Both compute the reflected CRC with polynomial 0x82F63B78 (Castagnoli;
 // RFC 3720 appendix B.4), initial value and final xor 0xFFFFFFFF, so the result of
 // crc32c_extend(0, ...) is the standard CRC-32C check value.
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -14,7 +14,7 @@
 #define MERIDIAN_CRC32C_X86 0
 #endif
 
-namespace meridian::storage {
+namespace meridian {
 namespace {
 
 // Castagnoli's polynomial, bit-reversed because the CRC is computed LSB first.
@@ -116,4 +116,4 @@ uint32_t crc32c_extend_software(uint32_t crc, const void* data, size_t n) {
 }
 }  // namespace detail
 
-}  // namespace meridian::storage
+}  // namespace meridian

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace meridian::storage {
+namespace meridian {
 
 // Extends `crc` (0 to start) over data. crc32c(crc32c(0, a), b) == crc32c(0, a + b).
 uint32_t crc32c_extend(uint32_t crc, const void* data, size_t n);
@@ -29,4 +29,4 @@ inline uint32_t crc32c_unmask(uint32_t masked) {
   return (rot >> 17) | (rot << 15);
 }
 
-}  // namespace meridian::storage
+}  // namespace meridian

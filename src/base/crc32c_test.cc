@@ -1,4 +1,4 @@
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace meridian::storage {
+namespace meridian {
 namespace {
 
 std::string random_bytes(std::mt19937_64& rng, size_t n) {
@@ -133,4 +133,4 @@ TEST(Crc32c, PrintsThroughput) {
 }
 
 }  // namespace
-}  // namespace meridian::storage
+}  // namespace meridian
