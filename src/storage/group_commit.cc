@@ -22,6 +22,7 @@
 // back-pressure it would wait for space that only its own thread can free.
 #include "storage/group_commit.h"
 
+#include <chrono>
 #include <future>
 #include <utility>
 #include <vector>
@@ -83,11 +84,16 @@ struct RoundOutcome {
   uint64_t syncs = 0;
 };
 
-Status write_and_sync(LogEngine* engine, const WriteBatch& batch, uint64_t& syncs) {
+Status write_and_sync(LogEngine* engine, const WriteBatch& batch, uint64_t& syncs,
+                      const GroupCommitOptions::SyncObserver& observe_sync) {
   Status s = engine->write(batch);
   if (!s.is_ok()) return s;
   ++syncs;
-  return engine->sync();
+  if (!observe_sync) return engine->sync();
+  const auto start = std::chrono::steady_clock::now();
+  s = engine->sync();
+  observe_sync(std::chrono::steady_clock::now() - start);
+  return s;
 }
 
 // A round is one journal record, so a batch the engine rejects (kInvalidArgument:
@@ -96,9 +102,11 @@ Status write_and_sync(LogEngine* engine, const WriteBatch& batch, uint64_t& sync
 // groups') go through. Each write is synced before the next: recovery relies on
 // only the last record being torn.
 void commit_one_by_one(LogEngine* engine, const WriteBatch& merged,
-                       const std::vector<size_t>& op_counts, RoundOutcome& out) {
+                       const std::vector<size_t>& op_counts, RoundOutcome& out,
+                       const GroupCommitOptions::SyncObserver& observe_sync) {
   for (size_t i = 0; i < op_counts.size(); ++i) {
-    out.statuses[i] = write_and_sync(engine, split_batch(merged, op_counts, i), out.syncs);
+    out.statuses[i] =
+        write_and_sync(engine, split_batch(merged, op_counts, i), out.syncs, observe_sync);
     if (!out.statuses[i].is_ok() && out.statuses[i].code() != Code::kInvalidArgument) {
       // A real failure: it stands for this batch and every later one.
       for (size_t j = i + 1; j < op_counts.size(); ++j) out.statuses[j] = out.statuses[i];
@@ -107,7 +115,8 @@ void commit_one_by_one(LogEngine* engine, const WriteBatch& merged,
   }
 }
 
-RoundOutcome commit_round(LogEngine* engine, std::vector<WriteBatch>& batches) {
+RoundOutcome commit_round(LogEngine* engine, std::vector<WriteBatch>& batches,
+                          const GroupCommitOptions::SyncObserver& observe_sync) {
   RoundOutcome out;
   out.statuses.resize(batches.size());
   std::vector<size_t> op_counts;
@@ -117,9 +126,9 @@ RoundOutcome commit_round(LogEngine* engine, std::vector<WriteBatch>& batches) {
     // completed, so there is nothing new to write or make durable.
     return out;
   }
-  Status s = write_and_sync(engine, merged, out.syncs);
+  Status s = write_and_sync(engine, merged, out.syncs, observe_sync);
   if (s.code() == Code::kInvalidArgument && op_counts.size() > 1 && out.syncs == 0) {
-    commit_one_by_one(engine, merged, op_counts, out);
+    commit_one_by_one(engine, merged, op_counts, out, observe_sync);
     return out;
   }
   for (Status& st : out.statuses) st = s;
@@ -176,9 +185,19 @@ Status GroupCommitter::write_sync(WriteBatch batch) {
   return ready.get();
 }
 
+void GroupCommitter::request_garbage_collection() {
+  {
+    std::lock_guard lock(mu_);
+    gc_requested_ = true;
+  }
+  work_cv_.notify_one();
+}
+
 GroupCommitStats GroupCommitter::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  GroupCommitStats s = stats_;
+  s.queued = queue_.size();
+  return s;
 }
 
 void GroupCommitter::run() {
@@ -186,7 +205,16 @@ void GroupCommitter::run() {
   std::vector<Done> dones;
   std::unique_lock lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || gc_requested_; });
+    if (gc_requested_) {
+      // Between rounds: collect_garbage, like write and sync, runs on this thread only.
+      gc_requested_ = false;
+      lock.unlock();
+      Status s = engine_->collect_garbage();
+      lock.lock();
+      if (!s.is_ok()) ++stats_.gc_failures;
+      continue;
+    }
     if (queue_.empty()) {
       MERIDIAN_ASSERT(stopping_, "the writer woke with nothing to do");
       return;  // the destructor drains: stop only once everything queued is done
@@ -201,7 +229,7 @@ void GroupCommitter::run() {
              round_bytes + queue_.front().batch.size_bytes() <= options_.round_bytes_max);
     lock.unlock();
 
-    const RoundOutcome outcome = commit_round(engine_, batches);
+    const RoundOutcome outcome = commit_round(engine_, batches, options_.observe_sync);
     batches.clear();
 
     lock.lock();

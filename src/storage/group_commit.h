@@ -13,6 +13,7 @@
 // (back-pressure instead of unbounded memory).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -28,12 +29,17 @@ namespace meridian::storage {
 struct GroupCommitOptions {
   uint64_t round_bytes_max = 16ull << 20;    // one write() of at most this much
   uint64_t queued_bytes_max = 256ull << 20;  // submit() blocks above this
+  // Called on the writer thread with the duration of every fdatasync (metrics).
+  using SyncObserver = std::function<void(std::chrono::nanoseconds)>;
+  SyncObserver observe_sync = nullptr;
 };
 
 struct GroupCommitStats {
   uint64_t rounds = 0;   // = syncs
   uint64_t batches = 0;  // submitted batches completed
   uint64_t bytes = 0;
+  uint64_t queued = 0;       // batches waiting for a round now
+  uint64_t gc_failures = 0;  // collect_garbage calls that failed (the engine has failed too)
 };
 
 class GroupCommitter {
@@ -48,6 +54,9 @@ class GroupCommitter {
   void submit(WriteBatch batch, Done done);
   // Submits and waits for the result.
   Status write_sync(WriteBatch batch);
+  // Runs LogEngine::collect_garbage on the writer thread before its next round
+  // (after a snapshot made older segments unnecessary).
+  void request_garbage_collection();
   GroupCommitStats stats() const;
 
  private:
@@ -65,6 +74,7 @@ class GroupCommitter {
   std::deque<Pending> queue_;  // guarded by mu_
   uint64_t queued_bytes_ = 0;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
+  bool gc_requested_ = false;  // guarded by mu_
   GroupCommitStats stats_;     // guarded by mu_
   std::thread writer_;
 };

@@ -476,3 +476,46 @@ TEST_F(GroupCommitTest, MergedRoundKeepsTheLatestTimeStamp) {
 
 }  // namespace
 }  // namespace meridian::storage
+
+namespace meridian::storage {
+namespace {
+
+TEST_F(GroupCommitTest, ObserverSeesOneDurationPerSync) {
+  std::atomic<uint64_t> observed{0};
+  {
+    GroupCommitter gc(engine_.get(),
+                      GroupCommitOptions{.observe_sync = [&](std::chrono::nanoseconds d) {
+                        EXPECT_GE(d.count(), 0);
+                        observed.fetch_add(1);
+                      }});
+    for (uint64_t i = 1; i <= 5; ++i) {
+      ASSERT_TRUE(gc.write_sync(append_batch(GroupId{1}, Index{i})).is_ok());
+    }
+    EXPECT_EQ(observed.load(), gc.stats().rounds);
+  }
+  EXPECT_EQ(observed.load(), 5u);
+}
+
+TEST_F(GroupCommitTest, GarbageCollectionRunsOnTheWriterAndRemovesDeadSegments) {
+  // Small segments, so the appends below span many of them.
+  auto engine = LogEngine::open(&fs_, LogEngineOptions{.dir = "gc", .segment_bytes_max = 4096});
+  ASSERT_TRUE(engine.is_ok()) << engine.status();
+  GroupCommitter gc(engine.value().get());
+  for (uint64_t i = 1; i <= 200; ++i) {
+    ASSERT_TRUE(gc.write_sync(append_batch(GroupId{1}, Index{i})).is_ok());
+  }
+  const uint64_t before = engine.value()->stats().segments;
+  WriteBatch compact;
+  compact.compact(GroupId{1}, Index{200});
+  ASSERT_TRUE(gc.write_sync(std::move(compact)).is_ok());
+  gc.request_garbage_collection();
+  // The request is served before the next round, so after this write it is done.
+  ASSERT_TRUE(gc.write_sync(append_batch(GroupId{1}, Index{201})).is_ok());
+  EXPECT_LT(engine.value()->stats().segments, before);
+  EXPECT_GT(engine.value()->stats().segments_removed, 0u);
+  EXPECT_EQ(gc.stats().gc_failures, 0u);
+  EXPECT_EQ(gc.stats().queued, 0u);
+}
+
+}  // namespace
+}  // namespace meridian::storage
