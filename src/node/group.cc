@@ -1,0 +1,453 @@
+#include "node/group.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "base/assert.h"
+#include "base/strings.h"
+#include "node/request_codec.h"
+#include "observe/log.h"
+
+namespace meridian::node {
+
+using base::cat;
+using base::Code;
+using base::Result;
+using base::Status;
+using observe::glog_info;
+using observe::glog_warn;
+using raft::Index;
+
+namespace {
+
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Status write_snapshot_file(storage::SnapshotStore* store, GroupId g, const raft::SnapshotMeta& meta,
+                           std::string_view data) {
+  auto writer = store->begin(g, meta);
+  if (!writer.is_ok()) return writer.status();
+  if (!data.empty()) {
+    if (Status s = writer.value()->append(data); !s.is_ok()) return s;
+  }
+  return writer.value()->finish();
+}
+
+}  // namespace
+
+Group::Group(GroupId id, GroupEnv* env, std::unique_ptr<StateMachine> sm)
+    : id_(id), env_(env), sm_(std::move(sm)) {}
+
+Group::~Group() = default;
+
+Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
+                                           std::unique_ptr<StateMachine> sm, uint64_t random_seed) {
+  std::unique_ptr<Group> g(new Group(id, env, std::move(sm)));
+  g->log_ = std::make_unique<storage::GroupLogStorage>(env->engine, env->snapshots, id);
+  const raft::SnapshotMeta meta = env->engine->snapshot_meta(id);
+  if (meta.index > Index{0}) {
+    auto snap = env->snapshots->read_all(id, meta.index);
+    if (!snap.is_ok()) {
+      return Status(snap.status().code(), cat("group ", id, ": reading snapshot ", meta.index, ": ",
+                                              snap.status().message()));
+    }
+    if (Status s = g->sm_->restore(snap.value().data); !s.is_ok()) {
+      return Status(s.code(),
+                    cat("group ", id, ": restoring snapshot ", meta.index, ": ", s.message()));
+    }
+  }
+  g->applied_ = meta.index;
+  g->snapshot_index_ = meta.index;
+  g->conf_state_ = g->log_->conf_state();
+
+  raft::Config config;
+  config.id = env->self;
+  config.election_ticks = env->options->election_ticks;
+  config.heartbeat_ticks = env->options->heartbeat_ticks;
+  config.random_seed = random_seed;
+  config.applied = meta.index;
+  auto replica = raft::Replica::create(config, g->log_.get());
+  if (!replica.is_ok()) return replica.status();
+  g->replica_ = std::move(replica).value();
+  return g;
+}
+
+void Group::tick(Clock::time_point now) {
+  replica_->tick();
+  expire(now);
+  env_->wake(id_);
+}
+
+void Group::step(raft::Message m) {
+  // Errors here are stale or misaddressed messages, which Raft ignores by design.
+  (void)replica_->step(std::move(m));
+  env_->wake(id_);
+}
+
+Status Group::not_leader_status() const {
+  const raft::ReplicaStatus st = replica_->status();
+  if (st.lead_transferee != raft::kNoNode) {
+    return Status(Code::kNotLeader, cat("group ", id_, ": leadership is moving to node ",
+                                        st.lead_transferee, "; retry"));
+  }
+  if (st.leader == raft::kNoNode) {
+    return Status(Code::kNotLeader,
+                  cat("group ", id_, ": no leader (an election is under way); retry"));
+  }
+  if (st.leader == env_->self) {
+    return Status(Code::kUnavailable,
+                  cat("group ", id_, ": too many uncommitted proposals at the leader; retry"));
+  }
+  return Status(Code::kNotLeader,
+                cat("group ", id_, ": not accepted; the leader is node ", st.leader, "; retry"));
+}
+
+void Group::propose(std::string command, Node::ProposeDone done) {
+  const uint64_t rid = env_->next_request_id();
+  Status s = replica_->propose(encode_request({env_->self, rid}, command));
+  if (!s.is_ok()) {
+    ++proposals_failed_;
+    done(not_leader_status());
+    return;
+  }
+  proposals_.emplace(rid, PendingProposal{std::move(done),
+                                          Clock::now() + std::chrono::milliseconds(
+                                                             env_->options->proposal_timeout_ms)});
+  env_->wake(id_);
+}
+
+void Group::read(bool linearizable, Node::Query query, Node::ReadDone done) {
+  if (!linearizable) {
+    done(query(*sm_));
+    return;
+  }
+  const uint64_t rid = env_->next_request_id();
+  reads_.emplace(
+      rid, PendingRead{std::move(query), std::move(done),
+                       Clock::now() + std::chrono::milliseconds(env_->options->proposal_timeout_ms),
+                       std::nullopt});
+  replica_->read_index(encode_read_context(rid));
+  env_->wake(id_);
+}
+
+void Group::transfer_leader(raft::NodeId target) {
+  replica_->transfer_leader(target);
+  env_->wake(id_);
+}
+
+void Group::report_unreachable(raft::NodeId peer) {
+  replica_->report_unreachable(peer);
+  env_->wake(id_);
+}
+
+void Group::report_snapshot(raft::NodeId peer, bool ok) {
+  if (ok) ++snapshots_sent_;
+  replica_->report_snapshot(peer, ok);
+  env_->wake(id_);
+}
+
+void Group::expire(Clock::time_point now) {
+  for (auto it = proposals_.begin(); it != proposals_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    ++proposals_failed_;
+    auto done = std::move(it->second.done);
+    it = proposals_.erase(it);
+    const raft::NodeId leader = replica_->leader();
+    done(Status(
+        Code::kUnavailable,
+        cat("group ", id_, ": proposal timed out after ", env_->options->proposal_timeout_ms,
+            " ms (leader: ", leader == raft::kNoNode ? std::string("none") : cat("node ", leader),
+            "); it may still be applied")));
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    auto done = std::move(it->second.done);
+    it = reads_.erase(it);
+    done(Status(Code::kUnavailable, cat("group ", id_, ": read timed out after ",
+                                        env_->options->proposal_timeout_ms, " ms")));
+  }
+}
+
+void Group::fail_all(const Status& why) {
+  auto proposals = std::move(proposals_);
+  auto reads = std::move(reads_);
+  proposals_.clear();
+  reads_.clear();
+  for (auto& [rid, p] : proposals) {
+    ++proposals_failed_;
+    p.done(why);
+  }
+  for (auto& [rid, r] : reads) r.done(why);
+}
+
+// As etcd does ("leader changed"): a request waiting on the old leader may never
+// be answered by it (it crashed, or its uncommitted entries get overwritten), and
+// waiting for the full timeout would turn every failover into a timeout. The
+// outcome of a proposal is unknown (it may still commit under the new leader), and
+// the error says so; a read had no effect and is simply retried.
+void Group::fail_in_flight(raft::NodeId old_leader) {
+  if (proposals_.empty() && reads_.empty()) return;
+  const std::string was = cat("group ", id_, ": the leader changed (was node ", old_leader,
+                              ") while the request was in flight");
+  auto proposals = std::move(proposals_);
+  auto reads = std::move(reads_);
+  proposals_.clear();
+  reads_.clear();
+  for (auto& [rid, p] : proposals) {
+    ++proposals_failed_;
+    p.done(Status(Code::kUnavailable, cat(was, "; it may or may not be applied; retry")));
+  }
+  for (auto& [rid, r] : reads) r.done(Status(Code::kUnavailable, cat(was, "; retry")));
+}
+
+void Group::process_ready() {
+  while (!persisting_ && replica_->has_ready()) {
+    auto rd = std::make_shared<raft::Ready>(replica_->ready());
+    if (rd->soft_state) {
+      const raft::SoftState& ss = *rd->soft_state;
+      if (ss.leader != soft_.leader) {
+        ++leader_changes_;
+        if (soft_.leader != raft::kNoNode) fail_in_flight(soft_.leader);
+        glog_info(id_, "leader is now {} (term {}, this node {})",
+                  ss.leader == raft::kNoNode ? std::string("unknown") : cat("node ", ss.leader),
+                  replica_->term(), raft::role_name(ss.role));
+      } else if (ss.role != soft_.role) {
+        glog_info(id_, "role is now {} (term {})", raft::role_name(ss.role), replica_->term());
+      }
+      soft_ = ss;
+    }
+    for (raft::Message& m : rd->messages) env_->send(id_, std::move(m));
+    rd->messages.clear();
+
+    storage::WriteBatch batch;
+    if (rd->snapshot) {
+      const raft::SnapshotMeta& meta = rd->snapshot->meta;
+      if (Status s = write_snapshot_file(env_->snapshots, id_, meta, rd->snapshot->data);
+          !s.is_ok()) {
+        env_->fail(Status(s.code(), cat("group ", id_, ": writing received snapshot ", meta.index,
+                                        ": ", s.message())));
+        persisting_ = true;  // stop this group: the node is failing
+        return;
+      }
+      batch.install_snapshot(id_, meta);
+    }
+    if (!rd->entries.empty()) batch.append(id_, rd->entries);
+    if (rd->hard_state) batch.set_hard_state(id_, *rd->hard_state);
+    if (batch.empty()) {
+      finish_ready(*rd);
+      continue;
+    }
+    batch.set_time_ms(wall_ms());
+    persisting_ = true;
+    submit(std::move(rd), std::move(batch));
+  }
+}
+
+void Group::submit(std::shared_ptr<raft::Ready> rd, storage::WriteBatch batch) {
+  // The batch is kept to retry it if the disk is full (kNoSpace leaves the journal
+  // exactly as it was), so the committer gets a copy.
+  storage::WriteBatch copy = batch;
+  env_->committer->submit(std::move(copy), [this, post = env_->post, rd = std::move(rd),
+                                            batch = std::make_shared<storage::WriteBatch>(
+                                                std::move(batch))](Status s) {
+    post([this, s = std::move(s), rd, batch]() mutable { on_persisted(s, rd, std::move(*batch)); });
+  });
+}
+
+void Group::on_persisted(const Status& s, const std::shared_ptr<raft::Ready>& rd,
+                         storage::WriteBatch batch) {
+  if (s.code() == Code::kNoSpace) {
+    // Nothing of the batch is in the journal. Retry after a pause: reads and
+    // everything already durable keep working; writes wait for space.
+    env_->no_space(true);
+    glog_warn(id_, "disk full writing the log: {}; retrying in 1 s", s.message());
+    env_->post_after(std::chrono::seconds(1),
+                     [this, rd, batch = std::make_shared<storage::WriteBatch>(std::move(batch))] {
+                       submit(rd, std::move(*batch));
+                     });
+    return;
+  }
+  if (!s.is_ok()) {
+    env_->fail(Status(s.code(), cat("group ", id_, ": journal write failed: ", s.message())));
+    return;  // persisting_ stays set: this group does nothing more
+  }
+  env_->no_space(false);
+  persisting_ = false;
+  if (rd->snapshot) {
+    // The journal now points at the new snapshot; older files are unneeded.
+    const Index idx = rd->snapshot->meta.index;
+    (void)env_->snapshots->remove_older_than(id_, idx);
+    env_->committer->request_garbage_collection();
+  }
+  finish_ready(*rd);
+  env_->wake(id_);
+}
+
+void Group::finish_ready(raft::Ready& rd) {
+  for (raft::Message& m : rd.messages_after_persist) env_->send(id_, std::move(m));
+  if (rd.snapshot) {
+    const raft::SnapshotMeta& meta = rd.snapshot->meta;
+    if (Status s = sm_->restore(rd.snapshot->data); !s.is_ok()) {
+      env_->fail(Status(s.code(), cat("group ", id_, ": restoring received snapshot ", meta.index,
+                                      ": ", s.message())));
+      persisting_ = true;
+      return;
+    }
+    applied_ = meta.index;
+    snapshot_index_ = meta.index;
+    conf_state_ = meta.conf_state;
+    ++snapshots_received_;
+    glog_info(id_, "installed snapshot at index {} (term {}) from the leader", meta.index,
+              meta.term);
+  }
+  for (const raft::Entry& e : rd.committed_entries) apply(e);
+  for (raft::ReadState& rs : rd.read_states) {
+    auto rid = decode_read_context(rs.context);
+    if (!rid) continue;
+    auto it = reads_.find(*rid);
+    if (it != reads_.end()) it->second.index = rs.index;
+  }
+  replica_->advance();
+  serve_reads();
+  maybe_snapshot();
+}
+
+void Group::apply(const raft::Entry& e) {
+  if (e.index <= applied_) return;  // covered by a snapshot installed meanwhile
+  applied_ = e.index;
+  if (e.type == raft::EntryType::kConfChange) {
+    auto cc = raft::decode_conf_change(e.data);
+    if (!cc.is_ok()) {
+      env_->fail(Status(Code::kCorruption,
+                        cat("group ", id_, ": committed entry ", e.index,
+                            " holds a bad membership change: ", cc.status().message())));
+      return;
+    }
+    conf_state_ = replica_->apply_conf_change(cc.value());
+    return;
+  }
+  if (e.data.empty()) return;  // a new leader's no-op
+  auto req = decode_request(e.data);
+  if (!req) {
+    // Every member skips it alike, so the replicas stay equal.
+    glog_warn(id_, "committed entry {} is not a request; skipped", e.index);
+    return;
+  }
+  std::string result = sm_->apply(e.index, req->second);
+  if (req->first.origin != env_->self) return;
+  auto it = proposals_.find(req->first.request_id);
+  if (it == proposals_.end()) return;  // timed out earlier, or proposed before a restart
+  auto done = std::move(it->second.done);
+  proposals_.erase(it);
+  ++proposals_committed_;
+  done(ProposeResult{e.index, std::move(result)});
+}
+
+void Group::serve_reads() {
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (!it->second.index || *it->second.index > applied_) {
+      ++it;
+      continue;
+    }
+    PendingRead r = std::move(it->second);
+    it = reads_.erase(it);
+    r.done(r.query(*sm_));
+  }
+}
+
+void Group::maybe_snapshot() {
+  if (persisting_ || snapshotting_) return;
+  const NodeOptions& o = *env_->options;
+  if (applied_ - snapshot_index_ < o.snapshot_entries) return;
+  auto term = log_->term(applied_);
+  if (!term.is_ok()) return;  // not in the log (just installed a snapshot): nothing to do
+  raft::SnapshotMeta meta{applied_, term.value(), conf_state_};
+  if (Status s = write_snapshot_file(env_->snapshots, id_, meta, sm_->snapshot()); !s.is_ok()) {
+    glog_warn(id_, "snapshot at index {} failed: {}; the log keeps growing", applied_,
+              s.to_string());
+    if (s.code() != Code::kNoSpace) env_->fail(s);
+    return;
+  }
+  storage::WriteBatch batch;
+  batch.install_snapshot(id_, meta);
+  // Keep the last snapshot_catchup_entries so that a slightly lagging follower
+  // catches up from the log instead of by snapshot.
+  const uint64_t keep = o.snapshot_catchup_entries;
+  const Index compact_to = applied_ - Index{0} > keep ? applied_ + 1 - keep : Index{1};
+  if (compact_to > log_->first_index()) batch.compact(id_, compact_to);
+  snapshotting_ = true;
+  env_->committer->submit(std::move(batch), [this, post = env_->post, meta](Status s) {
+    post([this, s = std::move(s), meta] {
+      snapshotting_ = false;
+      if (!s.is_ok()) {
+        if (s.code() == Code::kNoSpace) {
+          env_->no_space(true);
+        } else {
+          env_->fail(s);
+        }
+        return;
+      }
+      ++snapshots_taken_;
+      snapshot_index_ = std::max(snapshot_index_, meta.index);
+      (void)env_->snapshots->remove_older_than(id_, snapshot_index_);
+      env_->committer->request_garbage_collection();
+      observe::glog_debug(id_, "snapshot at index {}, log now starts at {}", meta.index,
+                          log_->first_index());
+      env_->wake(id_);
+    });
+  });
+}
+
+raft::NodeId Group::best_transfer_target(const std::set<raft::NodeId>& reachable) const {
+  const raft::ReplicaStatus st = replica_->status();
+  raft::NodeId best = raft::kNoNode;
+  Index best_match;
+  for (raft::NodeId v : st.conf_state.voters) {
+    if (v == env_->self || reachable.count(v) == 0) continue;
+    auto it = st.progress.find(v);
+    // A voter not heard from lately (down, partitioned) could not take over.
+    if (it == st.progress.end() || !it->second.recent_active) continue;
+    const Index match = it->second.match;
+    if (best == raft::kNoNode || match > best_match) {
+      best = v;
+      best_match = match;
+    }
+  }
+  return best;
+}
+
+GroupStatus Group::status() const {
+  const raft::ReplicaStatus st = replica_->status();
+  GroupStatus g;
+  g.group = id_;
+  g.term = st.term;
+  g.leader = st.leader;
+  g.role = st.role;
+  g.commit = st.commit;
+  g.applied = applied_;
+  g.last_index = st.last_index;
+  g.first_index = log_->first_index();
+  g.snapshot_index = snapshot_index_;
+  g.conf_state = st.conf_state;
+  g.leader_changes = leader_changes_;
+  g.proposals_committed = proposals_committed_;
+  g.proposals_failed = proposals_failed_;
+  g.pending_proposals = proposals_.size();
+  g.pending_reads = reads_.size();
+  g.snapshots_sent = snapshots_sent_;
+  g.snapshots_received = snapshots_received_;
+  g.snapshots_taken = snapshots_taken_;
+  for (const auto& [id, p] : st.progress) g.match[id] = p.match;
+  return g;
+}
+
+}  // namespace meridian::node

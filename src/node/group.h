@@ -1,0 +1,135 @@
+// Group: one Raft group hosted by a node: the Replica, its view of the journal,
+// the state machine, and the requests waiting on it. Runs the ready loop of
+// raft/replica.h with persistence handed to the node's group committer, so that
+// many groups share each fsync. Everything here runs on the node's raft thread;
+// the committer's completions are posted back to it (GroupEnv::post).
+//
+// At most one Ready per group is being persisted at a time; proposals and peer
+// messages arriving meanwhile accumulate in the Replica and go out together in
+// the next Ready (natural batching under load).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "base/ids.h"
+#include "base/status.h"
+#include "node/node.h"
+#include "node/node_options.h"
+#include "node/state_machine.h"
+#include "raft/replica.h"
+#include "storage/group_commit.h"
+#include "storage/log_engine.h"
+#include "storage/snapshot_store.h"
+
+namespace meridian::node {
+
+using Clock = std::chrono::steady_clock;
+
+// What a group needs from its node. Not owned; outlives every group.
+struct GroupEnv {
+  raft::NodeId self;
+  const NodeOptions* options = nullptr;
+  storage::LogEngine* engine = nullptr;
+  storage::SnapshotStore* snapshots = nullptr;
+  storage::GroupCommitter* committer = nullptr;
+  // Queues a message for the peer (flushed by the node after the current task).
+  std::function<void(GroupId, raft::Message)> send;
+  // Runs `fn` on the raft thread later (used from the committer's thread).
+  std::function<void(std::function<void()>)> post;
+  // Runs `fn` on the raft thread after `delay`.
+  std::function<void(std::chrono::milliseconds, std::function<void()>)> post_after;
+  // Marks the group as having work (its ready loop runs after the current task).
+  std::function<void(GroupId)> wake;
+  // A storage failure the group cannot recover from (kIoError, kCorruption).
+  std::function<void(const base::Status&)> fail;
+  // The disk filled up (true) or has room again (false).
+  std::function<void(bool)> no_space;
+  // Fresh request ids, unique in this process and across its restarts.
+  std::function<uint64_t()> next_request_id;
+};
+
+class Group {
+ public:
+  // Opens the group over what the journal holds: restores the state machine from
+  // the latest snapshot; the Replica re-applies committed entries after it.
+  static base::Result<std::unique_ptr<Group>> open(GroupId id, GroupEnv* env,
+                                                   std::unique_ptr<StateMachine> sm,
+                                                   uint64_t random_seed);
+  ~Group();
+
+  GroupId id() const { return id_; }
+  void tick(Clock::time_point now);
+  void step(raft::Message m);
+  void propose(std::string command, Node::ProposeDone done);
+  void read(bool linearizable, Node::Query query, Node::ReadDone done);
+  void transfer_leader(raft::NodeId target);
+  void report_unreachable(raft::NodeId peer);
+  void report_snapshot(raft::NodeId peer, bool ok);
+  // Takes and handles Readies until one is being persisted or none is left.
+  void process_ready();
+  // Fails every waiting request (the node is stopping).
+  void fail_all(const base::Status& why);
+
+  bool is_leader() const { return replica_->role() == raft::Role::kLeader; }
+  raft::NodeId leader() const { return replica_->leader(); }
+  // The voter (not this node, in `reachable`, recently active) with the highest
+  // match index: the one that can take over soonest. kNoNode when there is none.
+  raft::NodeId best_transfer_target(const std::set<raft::NodeId>& reachable) const;
+  GroupStatus status() const;
+
+ private:
+  struct PendingProposal {
+    Node::ProposeDone done;
+    Clock::time_point deadline;
+  };
+  struct PendingRead {
+    Node::Query query;
+    Node::ReadDone done;
+    Clock::time_point deadline;
+    std::optional<raft::Index> index;  // set once the ReadIndex round answered
+  };
+
+  Group(GroupId id, GroupEnv* env, std::unique_ptr<StateMachine> sm);
+
+  void on_persisted(const base::Status& s, const std::shared_ptr<raft::Ready>& rd,
+                    storage::WriteBatch batch);
+  void submit(std::shared_ptr<raft::Ready> rd, storage::WriteBatch batch);
+  void finish_ready(raft::Ready& rd);
+  void apply(const raft::Entry& e);
+  void serve_reads();
+  void maybe_snapshot();
+  void expire(Clock::time_point now);
+  void fail_in_flight(raft::NodeId old_leader);
+  base::Status not_leader_status() const;
+
+  GroupId id_;
+  GroupEnv* env_;
+  std::unique_ptr<StateMachine> sm_;
+  std::unique_ptr<storage::GroupLogStorage> log_;
+  std::unique_ptr<raft::Replica> replica_;
+  raft::ConfState conf_state_;
+  raft::Index applied_;
+  raft::Index snapshot_index_;  // of the latest durable snapshot
+  bool persisting_ = false;     // a Ready is with the committer
+  bool snapshotting_ = false;   // an own snapshot is with the committer
+  raft::SoftState soft_;
+
+  std::map<uint64_t, PendingProposal> proposals_;
+  std::map<uint64_t, PendingRead> reads_;
+
+  uint64_t leader_changes_ = 0;
+  uint64_t proposals_committed_ = 0;
+  uint64_t proposals_failed_ = 0;
+  uint64_t snapshots_sent_ = 0;
+  uint64_t snapshots_received_ = 0;
+  uint64_t snapshots_taken_ = 0;
+};
+
+}  // namespace meridian::node
