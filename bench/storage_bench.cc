@@ -29,8 +29,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench_util.h"
 #include "base/crc32c.h"
+#include "bench_util.h"
 #include "storage/group_commit.h"
 #include "storage/log_engine.h"
 #include "storage/posix_file_system.h"
@@ -230,8 +230,7 @@ int run(int argc, char** argv) {
 
   const std::string dir = make_data_dir(parent, "storage-bench");
   std::printf("storage_bench: dir %s on %s; crc32c %s\n", dir.c_str(),
-              describe_filesystem(dir).c_str(),
-              crc32c_hardware() ? "hardware" : "software");
+              describe_filesystem(dir).c_str(), crc32c_hardware() ? "hardware" : "software");
   if (is_memory_filesystem(dir)) {
     std::printf("WARNING: a memory file system; fdatasync costs nothing here\n");
   }
