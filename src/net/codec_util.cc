@@ -3,6 +3,7 @@
 #include <string>
 
 #include "base/assert.h"
+#include "base/varint.h"
 
 namespace meridian::net {
 
@@ -87,17 +88,13 @@ uint64_t WireReader::varint(const char* field) {
   if (!ok()) return 0;
   const size_t start = pos_;
   uint64_t v = 0;
-  for (size_t i = 0; i < kVarintBytesMax; i++) {
-    if (!need(1, field)) return 0;
-    const auto byte = static_cast<uint8_t>(in_[pos_++]);
-    // The tenth byte can only hold bit 63.
-    if (i == kVarintBytesMax - 1 && byte > 1) break;
-    v |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      // A last byte of zero after the first means a longer encoding than needed.
-      if (i > 0 && byte == 0) break;
-      return v;
-    }
+  if (base::get_varint(in_, &pos_, &v)) return v;
+  // Ran out of input inside the varint: report it as truncation, like any field.
+  const bool ran_out =
+      pos_ >= in_.size() && (pos_ == start || (static_cast<uint8_t>(in_[pos_ - 1]) & 0x80) != 0);
+  if (ran_out) {
+    (void)need(1, field);
+    return 0;
   }
   fail(std::string("malformed varint ") + field + " at byte " + std::to_string(start));
   return 0;

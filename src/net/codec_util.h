@@ -15,11 +15,12 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "base/varint.h"
 
 namespace meridian::net {
 
 // The longest LEB128 encoding of a u64: 64 bits in groups of 7.
-inline constexpr size_t kVarintBytesMax = 10;
+inline constexpr size_t kVarintBytesMax = base::kVarintBytesMax;
 
 void put_u8(std::string* out, uint8_t v);
 void put_u16(std::string* out, uint16_t v);

@@ -29,6 +29,7 @@
 
 #include "base/assert.h"
 #include "base/crc32c.h"
+#include "base/varint.h"
 
 namespace meridian::storage {
 namespace {
@@ -43,7 +44,6 @@ using raft::Term;
 constexpr uint64_t kNodesMax = 1024;
 // Smallest encoded entry: term, type, data_len, checksum.
 constexpr uint64_t kEntryBytesMin = 1 + 1 + 1 + kEntryChecksumBytes;
-constexpr size_t kVarintBytesMax = 10;
 
 void put_u8(std::string& out, uint8_t v) { out.push_back(static_cast<char>(v)); }
 
@@ -53,13 +53,7 @@ char* store_u64(char* p, uint64_t v) {
   return p;
 }
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
+void put_varint(std::string& out, uint64_t v) { base::put_varint(&out, v); }
 
 void put_nodes(std::string& out, const std::vector<NodeId>& nodes) {
   put_varint(out, nodes.size());
@@ -143,24 +137,15 @@ class Reader {
     pos_ += 4;
     return v;
   }
-  // A minimal LEB128 varint of at most 64 bits.
+  // A minimal LEB128 varint of at most 64 bits (base/varint.h).
   uint64_t varint(const char* what) {
     if (!ok()) return 0;
     uint64_t v = 0;
-    for (size_t i = 0; i < kVarintBytesMax; i++) {
-      if (remaining() < 1) break;
-      const auto byte = static_cast<uint8_t>(in_[pos_++]);
-      // The tenth byte holds bit 63 only.
-      if (i == kVarintBytesMax - 1 && byte > 1) break;
-      v |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-      if ((byte & 0x80) == 0) {
-        // A zero last byte (after the first) is an over-long encoding.
-        if (i > 0 && byte == 0) break;
-        return v;
-      }
+    if (!base::get_varint(in_, &pos_, &v)) {
+      fail(what);
+      return 0;
     }
-    fail(what);
-    return 0;
+    return v;
   }
   std::string_view bytes(size_t n, const char* what) {
     if (!ok()) return {};
