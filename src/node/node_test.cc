@@ -71,17 +71,21 @@ TEST(NodeTest, ManyGroupsEachElectAndReplicate) {
 }
 
 TEST(NodeTest, GracefulStopOfTheLeaderHandsLeadershipOver) {
-  NodeCluster c(3);
+  // A long election timeout (at least 50 ticks of 20 ms): without a hand-over no
+  // follower could become leader within the 300 ms allowed below.
+  NodeCluster c(3, [](NodeOptions& o) { o.election_ticks = 50; });
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(c.start(i).is_ok());
   const int leader = c.wait_leader(kG1, kWait);
   ASSERT_NE(leader, 0);
   ASSERT_TRUE(c.put(leader, kG1, "a", "1").is_ok());
   const raft::Term before = c.group_status(leader, kG1)->term;
   c.stop(leader);
-  const int next = c.wait_leader(kG1, kWait);
-  ASSERT_NE(next, 0);
+  // stop() returned only once another member led: its status shows it within a
+  // tick or two, long before any election timeout could have passed.
+  const int next = c.wait_leader(kG1, milliseconds(300));
+  ASSERT_NE(next, 0) << "no leader right after the graceful stop: leadership was not handed over";
   ASSERT_NE(next, leader);
-  // A transfer is one election at term + 1, without waiting for a timeout.
+  // A transfer is one election at term + 1.
   EXPECT_EQ(c.group_status(next, kG1)->term, before + 1);
   auto r = c.put(next, kG1, "a", "2");
   ASSERT_TRUE(r.is_ok()) << r.status();
