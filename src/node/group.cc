@@ -177,17 +177,7 @@ void Group::expire(Clock::time_point now) {
   }
 }
 
-void Group::fail_all(const Status& why) {
-  auto proposals = std::move(proposals_);
-  auto reads = std::move(reads_);
-  proposals_.clear();
-  reads_.clear();
-  for (auto& [rid, p] : proposals) {
-    ++proposals_failed_;
-    p.done(why);
-  }
-  for (auto& [rid, r] : reads) r.done(why);
-}
+void Group::fail_all(const Status& why) { fail_waiting(why, why); }
 
 // As etcd does ("leader changed"): a request waiting on the old leader may never
 // be answered by it (it crashed, or its uncommitted entries get overwritten), and
@@ -198,15 +188,21 @@ void Group::fail_in_flight(raft::NodeId old_leader) {
   if (proposals_.empty() && reads_.empty()) return;
   const std::string was = cat("group ", id_, ": the leader changed (was node ", old_leader,
                               ") while the request was in flight");
+  fail_waiting(Status(Code::kUnavailable, cat(was, "; it may or may not be applied; retry")),
+               Status(Code::kUnavailable, cat(was, "; retry")));
+}
+
+void Group::fail_waiting(const Status& proposal_error, const Status& read_error) {
+  // Taken out first: a callback may make a new request of this group.
   auto proposals = std::move(proposals_);
   auto reads = std::move(reads_);
   proposals_.clear();
   reads_.clear();
   for (auto& [rid, p] : proposals) {
     ++proposals_failed_;
-    p.done(Status(Code::kUnavailable, cat(was, "; it may or may not be applied; retry")));
+    p.done(proposal_error);
   }
-  for (auto& [rid, r] : reads) r.done(Status(Code::kUnavailable, cat(was, "; retry")));
+  for (auto& [rid, r] : reads) r.done(read_error);
 }
 
 void Group::process_ready() {
@@ -228,7 +224,6 @@ void Group::process_ready() {
     for (raft::Message& m : rd->messages) env_->send(id_, std::move(m));
     rd->messages.clear();
 
-    storage::WriteBatch batch;
     if (rd->snapshot) {
       const raft::SnapshotMeta& meta = rd->snapshot->meta;
       if (Status s = write_snapshot_file(env_->snapshots, id_, meta, rd->snapshot->data);
@@ -238,42 +233,37 @@ void Group::process_ready() {
         persisting_ = true;  // stop this group: the node is failing
         return;
       }
-      batch.install_snapshot(id_, meta);
     }
-    if (!rd->entries.empty()) batch.append(id_, rd->entries);
-    if (rd->hard_state) batch.set_hard_state(id_, *rd->hard_state);
-    if (batch.empty()) {
+    if (!rd->snapshot && rd->entries.empty() && !rd->hard_state) {
       finish_ready(*rd);
       continue;
     }
-    batch.set_time_ms(wall_ms());
     persisting_ = true;
-    submit(std::move(rd), std::move(batch));
+    submit(std::move(rd));
   }
 }
 
-void Group::submit(std::shared_ptr<raft::Ready> rd, storage::WriteBatch batch) {
-  // The batch is kept to retry it if the disk is full (kNoSpace leaves the journal
-  // exactly as it was), so the committer gets a copy.
-  storage::WriteBatch copy = batch;
-  env_->committer->submit(std::move(copy), [this, post = env_->post, rd = std::move(rd),
-                                            batch = std::make_shared<storage::WriteBatch>(
-                                                std::move(batch))](Status s) {
-    post([this, s = std::move(s), rd, batch]() mutable { on_persisted(s, rd, std::move(*batch)); });
+// The journal batch of a Ready (its snapshot file is already durable). Built
+// again for a retry rather than kept, so the hot path copies entries only once.
+void Group::submit(std::shared_ptr<raft::Ready> rd) {
+  storage::WriteBatch batch;
+  if (rd->snapshot) batch.install_snapshot(id_, rd->snapshot->meta);
+  if (!rd->entries.empty()) batch.append(id_, rd->entries);
+  if (rd->hard_state) batch.set_hard_state(id_, *rd->hard_state);
+  batch.set_time_ms(wall_ms());
+  env_->committer->submit(std::move(batch), [this, post = env_->post, rd](Status s) {
+    post([this, s = std::move(s), rd] { on_persisted(s, rd); });
   });
 }
 
-void Group::on_persisted(const Status& s, const std::shared_ptr<raft::Ready>& rd,
-                         storage::WriteBatch batch) {
+void Group::on_persisted(const Status& s, const std::shared_ptr<raft::Ready>& rd) {
   if (s.code() == Code::kNoSpace) {
-    // Nothing of the batch is in the journal. Retry after a pause: reads and
-    // everything already durable keep working; writes wait for space.
+    // Nothing of the batch is in the journal (kNoSpace leaves it exactly as it
+    // was). Retry after a pause: reads and everything already durable keep
+    // working; writes wait for space.
     env_->no_space(true);
     glog_warn(id_, "disk full writing the log: {}; retrying in 1 s", s.message());
-    env_->post_after(std::chrono::seconds(1),
-                     [this, rd, batch = std::make_shared<storage::WriteBatch>(std::move(batch))] {
-                       submit(rd, std::move(*batch));
-                     });
+    env_->post_after(std::chrono::seconds(1), [this, rd] { submit(rd); });
     return;
   }
   if (!s.is_ok()) {

@@ -98,15 +98,15 @@ class Group {
 
   Group(GroupId id, GroupEnv* env, std::unique_ptr<StateMachine> sm);
 
-  void on_persisted(const base::Status& s, const std::shared_ptr<raft::Ready>& rd,
-                    storage::WriteBatch batch);
-  void submit(std::shared_ptr<raft::Ready> rd, storage::WriteBatch batch);
+  void on_persisted(const base::Status& s, const std::shared_ptr<raft::Ready>& rd);
+  void submit(std::shared_ptr<raft::Ready> rd);
   void finish_ready(raft::Ready& rd);
   void apply(const raft::Entry& e);
   void serve_reads();
   void maybe_snapshot();
   void expire(Clock::time_point now);
   void fail_in_flight(raft::NodeId old_leader);
+  void fail_waiting(const base::Status& proposal_error, const base::Status& read_error);
   base::Status not_leader_status() const;
 
   GroupId id_;
