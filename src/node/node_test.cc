@@ -111,6 +111,23 @@ TEST(NodeTest, AfterTheLeaderCrashesANewOneServesWrites) {
   EXPECT_EQ(v.value(), std::optional<std::string>("2"));
 }
 
+TEST(NodeTest, AProposalWaitingOnACrashedLeaderFailsWhenTheLeaderChanges) {
+  // A request timeout far beyond the election timeout: the error must come from
+  // the leader change, not from the timeout.
+  NodeCluster c(3, [](NodeOptions& o) { o.proposal_timeout_ms = 60000; });
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(c.start(i).is_ok());
+  const int leader = c.wait_leader(kG1, kWait);
+  ASSERT_NE(leader, 0);
+  const int follower = leader % 3 + 1;
+  c.crash(leader);
+  // The follower still names the crashed leader and forwards to it; nothing answers.
+  auto r = c.put(follower, kG1, "k", "v");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), base::Code::kUnavailable) << r.status();
+  EXPECT_NE(r.status().message().find("leader changed"), std::string::npos) << r.status();
+  ASSERT_NE(c.wait_leader(kG1, kWait), 0);
+}
+
 TEST(NodeTest, ALaggingNodeCatchesUpBySnapshotAfterCompaction) {
   NodeCluster c(3, [](NodeOptions& o) {
     o.snapshot_entries = 20;
