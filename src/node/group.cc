@@ -48,7 +48,10 @@ Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
   std::unique_ptr<Group> g(new Group(id, env, std::move(sm)));
   g->log_ = std::make_unique<storage::GroupLogStorage>(env->engine, env->snapshots, id);
   const raft::SnapshotMeta meta = env->engine->snapshot_meta(id);
-  if (meta.index > Index{0}) {
+  // A durable state machine already holding everything up to the snapshot (or
+  // more) is not rolled back to it; the log replays only what it lacks.
+  const Index durable = g->sm_->durable_applied_index();
+  if (meta.index > Index{0} && durable < meta.index) {
     auto snap = env->snapshots->read_all(id, meta.index);
     if (!snap.is_ok()) {
       return Status(snap.status().code(), cat("group ", id, ": reading snapshot ", meta.index, ": ",
@@ -59,7 +62,8 @@ Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
                     cat("group ", id, ": restoring snapshot ", meta.index, ": ", s.message()));
     }
   }
-  g->applied_ = meta.index;
+  const Index applied = std::max(meta.index, durable);
+  g->applied_ = applied;
   g->snapshot_index_ = meta.index;
   g->conf_state_ = g->log_->conf_state();
 
@@ -68,7 +72,7 @@ Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
   config.election_ticks = env->options->election_ticks;
   config.heartbeat_ticks = env->options->heartbeat_ticks;
   config.random_seed = random_seed;
-  config.applied = meta.index;
+  config.applied = applied;
   auto replica = raft::Replica::create(config, g->log_.get());
   if (!replica.is_ok()) return replica.status();
   g->replica_ = std::move(replica).value();

@@ -528,6 +528,22 @@ bool Node::stopped() const {
   return impl_->stop_done;
 }
 
+raft::Term Node::term(GroupId group) const {
+  std::lock_guard lock(impl_->status_mu);
+  for (const GroupStatus& g : impl_->published.groups) {
+    if (g.group == group) return g.term;
+  }
+  return raft::Term{0};
+}
+
+raft::NodeId Node::leader(GroupId group) const {
+  std::lock_guard lock(impl_->status_mu);
+  for (const GroupStatus& g : impl_->published.groups) {
+    if (g.group == group) return g.leader;
+  }
+  return raft::kNoNode;
+}
+
 NodeStatus Node::status() const {
   std::lock_guard lock(impl_->status_mu);
   return impl_->published;

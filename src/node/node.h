@@ -122,6 +122,9 @@ class Node {
   bool ready(uint64_t max_lag = 1000) const;
   raft::NodeId id() const;
   uint16_t peer_port() const;
+  // The group's current term and leader as of the last tick (0 if unknown).
+  raft::Term term(GroupId group) const;
+  raft::NodeId leader(GroupId group) const;
 
   struct Impl;
 

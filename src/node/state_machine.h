@@ -27,6 +27,11 @@ class StateMachine {
   // Replaces the whole state with a snapshot's; kCorruption if it does not decode
   // (the state is then unchanged).
   virtual base::Status restore(std::string_view data) = 0;
+  // A machine that keeps its state durably itself (on disk, with the index of
+  // the last entry applied to it) returns that index: on restart the node then
+  // restores no snapshot older than it and replays only the entries after it.
+  // In-memory machines return 0 and are rebuilt from snapshot and log.
+  virtual raft::Index durable_applied_index() const { return raft::Index{0}; }
 };
 
 }  // namespace meridian::node
