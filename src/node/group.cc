@@ -57,13 +57,22 @@ Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
       return Status(snap.status().code(), cat("group ", id, ": reading snapshot ", meta.index, ": ",
                                               snap.status().message()));
     }
+    if (g->sm_->durable() && snap.value().data.empty()) {
+      // The log was compacted up to this index only after the machine said its
+      // state was durable there; its files have since lost entries.
+      return Status(Code::kCorruption,
+                    cat("group ", id, ": the state machine's files hold entries up to ", durable,
+                        " but the log was compacted up to ", meta.index,
+                        " after they were synced there; its data was lost"));
+    }
     if (Status s = g->sm_->restore(snap.value().data); !s.is_ok()) {
       return Status(s.code(),
                     cat("group ", id, ": restoring snapshot ", meta.index, ": ", s.message()));
     }
   }
-  const Index applied = std::max(meta.index, durable);
+  const Index applied = std::max(meta.index, g->sm_->durable_applied_index());
   g->applied_ = applied;
+  g->sm_holds_ = applied;
   g->snapshot_index_ = meta.index;
   g->conf_state_ = g->log_->conf_state();
 
@@ -79,9 +88,29 @@ Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
   return g;
 }
 
+// Raft drops a ReadIndex request while no leader is known (after a restart,
+// during an election), and the request or its answer can be lost on the way.
+// Asking again is harmless (any index the leader confirms after the read began
+// serves it), so unanswered reads are asked for again every election timeout and
+// as soon as a leader becomes known.
+std::chrono::milliseconds Group::reissue_interval() const {
+  return std::chrono::milliseconds(uint64_t{env_->options->tick_ms} *
+                                   static_cast<uint64_t>(env_->options->election_ticks));
+}
+
+void Group::reissue_reads(bool all, Clock::time_point now) {
+  for (auto& [rid, r] : reads_) {
+    if (r.index || (!all && r.reissue_at > now)) continue;
+    r.reissue_at = now + reissue_interval();
+    replica_->read_index(encode_read_context(rid));
+  }
+  env_->wake(id_);
+}
+
 void Group::tick(Clock::time_point now) {
   replica_->tick();
   expire(now);
+  reissue_reads(false, now);
   env_->wake(id_);
 }
 
@@ -129,10 +158,11 @@ void Group::read(bool linearizable, Node::Query query, Node::ReadDone done) {
     return;
   }
   const uint64_t rid = env_->next_request_id();
-  reads_.emplace(
-      rid, PendingRead{std::move(query), std::move(done),
-                       Clock::now() + std::chrono::milliseconds(env_->options->proposal_timeout_ms),
-                       std::nullopt});
+  const auto now = Clock::now();
+  reads_.emplace(rid,
+                 PendingRead{std::move(query), std::move(done),
+                             now + std::chrono::milliseconds(env_->options->proposal_timeout_ms),
+                             std::nullopt, now + reissue_interval()});
   replica_->read_index(encode_read_context(rid));
   env_->wake(id_);
 }
@@ -217,6 +247,7 @@ void Group::process_ready() {
       if (ss.leader != soft_.leader) {
         ++leader_changes_;
         if (soft_.leader != raft::kNoNode) fail_in_flight(soft_.leader);
+        if (ss.leader != raft::kNoNode) reissue_pending_reads_ = true;
         glog_info(id_, "leader is now {} (term {}, this node {})",
                   ss.leader == raft::kNoNode ? std::string("unknown") : cat("node ", ss.leader),
                   replica_->term(), raft::role_name(ss.role));
@@ -225,7 +256,7 @@ void Group::process_ready() {
       }
       soft_ = ss;
     }
-    for (raft::Message& m : rd->messages) env_->send(id_, std::move(m));
+    for (raft::Message& m : rd->messages) send(std::move(m));
     rd->messages.clear();
 
     if (rd->snapshot) {
@@ -244,6 +275,10 @@ void Group::process_ready() {
     }
     persisting_ = true;
     submit(std::move(rd));
+  }
+  if (reissue_pending_reads_) {
+    reissue_pending_reads_ = false;
+    reissue_reads(true, Clock::now());
   }
 }
 
@@ -287,7 +322,7 @@ void Group::on_persisted(const Status& s, const std::shared_ptr<raft::Ready>& rd
 }
 
 void Group::finish_ready(raft::Ready& rd) {
-  for (raft::Message& m : rd.messages_after_persist) env_->send(id_, std::move(m));
+  for (raft::Message& m : rd.messages_after_persist) send(std::move(m));
   if (rd.snapshot) {
     const raft::SnapshotMeta& meta = rd.snapshot->meta;
     if (Status s = sm_->restore(rd.snapshot->data); !s.is_ok()) {
@@ -297,6 +332,7 @@ void Group::finish_ready(raft::Ready& rd) {
       return;
     }
     applied_ = meta.index;
+    sm_holds_ = std::max(meta.index, sm_->durable_applied_index());
     snapshot_index_ = meta.index;
     conf_state_ = meta.conf_state;
     ++snapshots_received_;
@@ -336,6 +372,14 @@ void Group::apply(const raft::Entry& e) {
     glog_warn(id_, "committed entry {} is not a request; skipped", e.index);
     return;
   }
+  if (e.index <= sm_holds_) {
+    // Already in a durable machine's restored image; its result is unknown here.
+    fail_proposal(req->first,
+                  Status(Code::kUnavailable, cat("group ", id_,
+                                                 ": applied before this member installed a "
+                                                 "snapshot; the result is unknown")));
+    return;
+  }
   std::string result = sm_->apply(e.index, req->second);
   if (req->first.origin != env_->self) return;
   auto it = proposals_.find(req->first.request_id);
@@ -344,6 +388,27 @@ void Group::apply(const raft::Entry& e) {
   proposals_.erase(it);
   ++proposals_committed_;
   done(ProposeResult{e.index, std::move(result)});
+}
+
+void Group::fail_proposal(const RequestHeader& h, const Status& why) {
+  if (h.origin != env_->self) return;
+  auto it = proposals_.find(h.request_id);
+  if (it == proposals_.end()) return;
+  auto done = std::move(it->second.done);
+  proposals_.erase(it);
+  ++proposals_failed_;
+  done(why);
+}
+
+void Group::send(raft::Message m) {
+  if (m.type == raft::MessageType::kSnapshot && sm_->durable()) {
+    // The stored snapshot of a durable machine holds no data (see
+    // state_machine.h): the image is taken now, at the current applied index.
+    auto image = std::make_shared<raft::Snapshot>(*m.snapshot);
+    image->data = sm_->snapshot();
+    m.snapshot = std::move(image);
+  }
+  env_->send(id_, std::move(m));
 }
 
 void Group::serve_reads() {
@@ -365,7 +430,16 @@ void Group::maybe_snapshot() {
   auto term = log_->term(applied_);
   if (!term.is_ok()) return;  // not in the log (just installed a snapshot): nothing to do
   raft::SnapshotMeta meta{applied_, term.value(), conf_state_};
-  if (Status s = write_snapshot_file(env_->snapshots, id_, meta, sm_->snapshot()); !s.is_ok()) {
+  Status s;
+  if (sm_->durable()) {
+    // The machine's own files are the snapshot once synced; the file records
+    // only where the log may be compacted (state_machine.h).
+    s = sm_->sync(applied_);
+    if (s.is_ok()) s = write_snapshot_file(env_->snapshots, id_, meta, {});
+  } else {
+    s = write_snapshot_file(env_->snapshots, id_, meta, sm_->snapshot());
+  }
+  if (!s.is_ok()) {
     glog_warn(id_, "snapshot at index {} failed: {}; the log keeps growing", applied_,
               s.to_string());
     if (s.code() != Code::kNoSpace) env_->fail(s);

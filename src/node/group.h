@@ -22,6 +22,7 @@
 #include "base/status.h"
 #include "node/node.h"
 #include "node/node_options.h"
+#include "node/request_codec.h"
 #include "node/state_machine.h"
 #include "raft/replica.h"
 #include "storage/group_commit.h"
@@ -94,6 +95,7 @@ class Group {
     Node::ReadDone done;
     Clock::time_point deadline;
     std::optional<raft::Index> index;  // set once the ReadIndex round answered
+    Clock::time_point reissue_at;      // ask again then if still unanswered
   };
 
   Group(GroupId id, GroupEnv* env, std::unique_ptr<StateMachine> sm);
@@ -102,7 +104,14 @@ class Group {
   void submit(std::shared_ptr<raft::Ready> rd);
   void finish_ready(raft::Ready& rd);
   void apply(const raft::Entry& e);
+  // Fails the waiting proposal of this request, if this node made it.
+  void fail_proposal(const RequestHeader& h, const base::Status& why);
+  // Hands a message to the node for sending (attaching a durable machine's image).
+  void send(raft::Message m);
   void serve_reads();
+  // Asks Raft again for the read index of unanswered reads (all, or those due).
+  void reissue_reads(bool all, Clock::time_point now);
+  std::chrono::milliseconds reissue_interval() const;
   void maybe_snapshot();
   void expire(Clock::time_point now);
   void fail_in_flight(raft::NodeId old_leader);
@@ -117,8 +126,12 @@ class Group {
   raft::ConfState conf_state_;
   raft::Index applied_;
   raft::Index snapshot_index_;  // of the latest durable snapshot
-  bool persisting_ = false;     // a Ready is with the committer
-  bool snapshotting_ = false;   // an own snapshot is with the committer
+  // Durable machines: commands up to this index are already in the machine's
+  // state (it was restored from an image taken past the snapshot's index).
+  raft::Index sm_holds_;
+  bool persisting_ = false;             // a Ready is with the committer
+  bool snapshotting_ = false;           // an own snapshot is with the committer
+  bool reissue_pending_reads_ = false;  // a leader became known: ask for reads again
   raft::SoftState soft_;
 
   std::map<uint64_t, PendingProposal> proposals_;

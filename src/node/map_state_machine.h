@@ -23,7 +23,7 @@ std::string encode_delete(std::string_view key);
 // A command that changes nothing; `padding` bytes of payload (throughput tests).
 std::string encode_noop(size_t padding = 0);
 
-class MapStateMachine final : public StateMachine {
+class MapStateMachine : public StateMachine {
  public:
   std::string apply(raft::Index index, std::string_view command) override;
   std::string snapshot() const override;

@@ -27,11 +27,27 @@ class StateMachine {
   // Replaces the whole state with a snapshot's; kCorruption if it does not decode
   // (the state is then unchanged).
   virtual base::Status restore(std::string_view data) = 0;
-  // A machine that keeps its state durably itself (on disk, with the index of
-  // the last entry applied to it) returns that index: on restart the node then
-  // restores no snapshot older than it and replays only the entries after it.
-  // In-memory machines return 0 and are rebuilt from snapshot and log.
+
+  // --- durable machines -----------------------------------------------------
+  // A durable machine keeps its state on disk itself, with the index of the last
+  // entry applied to it. The node then treats snapshots differently:
+  //   - to compact the log it calls sync() and records a snapshot with no data
+  //     (the machine's own files are the snapshot), instead of copying the whole
+  //     state into a snapshot file every snapshot_entries entries;
+  //   - when a lagging member needs a snapshot, the leader takes snapshot() at
+  //     that moment: the image reflects the machine's current applied index,
+  //     which may be past the snapshot's index; after restore() the receiver
+  //     skips the commands the image already holds (durable_applied_index());
+  //   - on restart no snapshot older than durable_applied_index() is restored,
+  //     and the log replays only the entries after it.
+  // In-memory machines (durable() false) are rebuilt from snapshot and log.
+  virtual bool durable() const { return false; }
+  // The index of the last entry the machine's state reflects (0 if unknown).
   virtual raft::Index durable_applied_index() const { return raft::Index{0}; }
+  // Makes everything applied so far durable (survives a crash of the machine),
+  // recording that the state reflects every entry up to `applied` (entries the
+  // machine never saw, such as a new leader's no-op, change nothing).
+  virtual base::Status sync(raft::Index /*applied*/) { return base::Status::ok(); }
 };
 
 }  // namespace meridian::node
