@@ -1,0 +1,75 @@
+#include "kv/kv_state_machine.h"
+
+#include "base/assert.h"
+#include "kv/command.h"
+
+namespace meridian::kv {
+
+namespace {
+
+// Parses the request, applies it with `apply`, and encodes the result; a request
+// that does not parse is kCorrupt (recorded as applied: the log has it everywhere).
+template <class Request, class Response, class Apply>
+std::string apply_request(MvccStore& store, raft::Index index, std::string_view bytes,
+                          Apply&& apply) {
+  Request req;
+  if (!req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    store.mark_applied(index);
+    return encode_result(Errc::kCorrupt, "");
+  }
+  Response resp;
+  const Errc e = apply(req, &resp);
+  if (e != Errc::kOk) return encode_result(e, "");
+  std::string out;
+  out.reserve(1 + resp.ByteSizeLong());
+  out.push_back(static_cast<char>(Errc::kOk));
+  MERIDIAN_ASSERT(resp.AppendToString(&out), "serializing a response");
+  return out;
+}
+
+}  // namespace
+
+KvStateMachine::KvStateMachine(std::unique_ptr<MvccStore> store) : store_(std::move(store)) {
+  MERIDIAN_ASSERT(store_ != nullptr, "KvStateMachine without a store");
+}
+
+KvStateMachine::~KvStateMachine() = default;
+
+std::string KvStateMachine::apply(raft::Index index, std::string_view command) {
+  const std::optional<Command> cmd = decode_command(command);
+  if (!cmd) {
+    store_->mark_applied(index);
+    return encode_result(Errc::kCorrupt, "");
+  }
+  MvccStore& s = *store_;
+  switch (cmd->type) {
+    case CommandType::kPut:
+      return apply_request<etcdpb::PutRequest, etcdpb::PutResponse>(
+          s, index, cmd->request,
+          [&](const auto& req, auto* resp) { return s.put(index, req, resp); });
+    case CommandType::kDeleteRange:
+      return apply_request<etcdpb::DeleteRangeRequest, etcdpb::DeleteRangeResponse>(
+          s, index, cmd->request,
+          [&](const auto& req, auto* resp) { return s.delete_range(index, req, resp); });
+    case CommandType::kTxn:
+      return apply_request<etcdpb::TxnRequest, etcdpb::TxnResponse>(
+          s, index, cmd->request,
+          [&](const auto& req, auto* resp) { return s.txn(index, req, resp); });
+    case CommandType::kCompact:
+      return apply_request<etcdpb::CompactionRequest, etcdpb::CompactionResponse>(
+          s, index, cmd->request,
+          [&](const auto& req, auto* resp) { return s.compact(index, req, resp); });
+  }
+  store_->mark_applied(index);
+  return encode_result(Errc::kCorrupt, "");
+}
+
+std::string KvStateMachine::snapshot() const { return store_->snapshot(); }
+
+base::Status KvStateMachine::restore(std::string_view data) { return store_->restore(data); }
+
+raft::Index KvStateMachine::durable_applied_index() const { return store_->applied_index(); }
+
+base::Status KvStateMachine::sync(raft::Index applied) { return store_->sync(applied); }
+
+}  // namespace meridian::kv

@@ -1,0 +1,36 @@
+// KvStateMachine: the coordination group's state machine. Decodes the commands
+// of command.h from committed entries, applies them to the MvccStore and encodes
+// the results; the store's applied index makes it durable on its own (the node
+// skips restoring a snapshot older than what the store already holds, and
+// replays only newer entries).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "kv/mvcc_store.h"
+#include "node/state_machine.h"
+
+namespace meridian::kv {
+
+class KvStateMachine final : public node::StateMachine {
+ public:
+  explicit KvStateMachine(std::unique_ptr<MvccStore> store);
+  ~KvStateMachine() override;
+
+  std::string apply(raft::Index index, std::string_view command) override;
+  std::string snapshot() const override;
+  base::Status restore(std::string_view data) override;
+  bool durable() const override { return true; }
+  raft::Index durable_applied_index() const override;
+  base::Status sync(raft::Index applied) override;
+
+  MvccStore& store() { return *store_; }
+  const MvccStore& store() const { return *store_; }
+
+ private:
+  std::unique_ptr<MvccStore> store_;
+};
+
+}  // namespace meridian::kv

@@ -1,0 +1,60 @@
+// MvccStore's private state and meta record names, shared by the files that
+// implement it (mvcc_store.cc, store_history.cc, store_snapshot.cc; the codecs
+// of compactor.cc and snapshot_codec.cc use the names). Not a public interface:
+// only src/kv includes it.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+#include "kv/compactor.h"
+#include "kv/mvcc_store.h"
+#include "kv/wal_flusher.h"
+
+namespace meridian::kv {
+
+// Names of the meta records ('m' name -> value; docs/formats/kv.md).
+inline constexpr std::string_view kMetaFormat = "mformat";  // u8 (=1)
+// The applied Raft index and the current revision, together: every write
+// request updates both, and one record is one memtable insert instead of two.
+inline constexpr std::string_view kMetaApplied = "mapplied";           // be64 index, be64 revision
+inline constexpr std::string_view kMetaCompacted = "mcompacted";       // be64 compacted revision
+inline constexpr std::string_view kMetaCompactCursor = "mcompact_at";  // be64 main, be64 sub
+inline constexpr char kStoreFormat = 1;
+
+struct MvccStore::Impl {
+  StoreOptions options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::atomic<EventListener*> listener{nullptr};
+  std::atomic<uint64_t> applied_index{0};
+  // The store's atomics (they live in MvccStore for inline reads).
+  std::atomic<int64_t>* revision = nullptr;
+  std::atomic<int64_t>* compact_revision = nullptr;
+  // False until the first compaction is recorded: etcd's compacted revision is
+  // -1 then, so compact(0) succeeds once on a new store (kMetaCompacted holds
+  // -1 until then; compact_revision() reads 0).
+  std::atomic<bool> compacted_ever{false};
+  // Readers hold it shared and restore exclusively, so that no read mixes the
+  // revisions of one state with the data of the other. Writes need not take it:
+  // they and restore run on the same (apply) thread.
+  mutable std::shared_mutex state_mutex;
+  std::unique_ptr<Compactor> compactor;
+  std::unique_ptr<WalFlusher> wal_flusher;
+
+  // An iterator over the current state; `upper_bound` (may be null) must outlive it.
+  std::unique_ptr<rocksdb::Iterator> iterator(const rocksdb::Slice* upper_bound) const;
+  // Writes a batch of the apply thread or the compactor. RocksDB failing to write
+  // (I/O error, disk full) is fatal: the state machine cannot skip a committed
+  // entry, and the node replays the log from the applied index after a restart.
+  void write(rocksdb::WriteBatch* batch) const;
+};
+
+// Appends the meta record of the applied index and current revision to a batch.
+void put_applied(rocksdb::WriteBatch* batch, raft::Index index, int64_t revision);
+void put_meta_i64(rocksdb::WriteBatch* batch, std::string_view name, int64_t v);
+
+}  // namespace meridian::kv
