@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "node/map_state_machine.h"
+#include "admin/kv_commands.h"
 #include "raft/types.h"
 
 namespace meridian::admin {
@@ -203,22 +203,45 @@ class CollectorRegistration {
   uint64_t id_;
 };
 
+HttpResponse not_a_map(GroupId group) {
+  return bad_request("group " + std::to_string(group.value()) + " does not host a key-value store");
+}
+
 void install_kv_routes(HttpServer* server, node::Node* node) {
   // PUT and DELETE: replicated through the group; answered once applied here.
+  // The group's kind of state machine is asked first (a local read), since the
+  // etcd store and the plain map take different commands.
   const auto write = [node](bool is_put) {
     return [node, is_put](const HttpRequest& req, const Reply& reply) {
       const auto group = group_param(req);
       const auto key = kv_key(req);
       if (!group) return reply(bad_request("group must be a positive number"));
       if (!key) return reply(bad_request("the key is empty or badly percent-encoded"));
-      std::string command = is_put ? node::encode_put(*key, req.body) : node::encode_delete(*key);
-      node->propose(*group, std::move(command),
-                    [reply, is_put](base::Result<node::ProposeResult> r) {
-                      if (!r.is_ok()) return reply(error_response(r.status()));
-                      json j = {{"index", r.value().index.value()}};
-                      if (!is_put) j["deleted"] = r.value().result == "deleted";
-                      reply(json_response(200, dump(j)));
-                    });
+      auto kind_of = [](const node::StateMachine& sm) -> std::string {
+        const auto kind = machine_kind(sm);
+        return kind ? std::string(1, static_cast<char>(*kind)) : std::string();
+      };
+      node->read(*group, false, kind_of,
+                 [node, reply, is_put, group = *group, key = *key,
+                  value = req.body](base::Result<std::string> kind_text) {
+                   if (!kind_text.is_ok()) return reply(error_response(kind_text.status()));
+                   if (kind_text.value().empty()) return reply(not_a_map(group));
+                   const auto kind = static_cast<MachineKind>(kind_text.value()[0]);
+                   std::string command =
+                       is_put ? put_command(kind, key, value) : delete_command(kind, key);
+                   node->propose(group, std::move(command),
+                                 [reply, is_put, kind](base::Result<node::ProposeResult> r) {
+                                   if (!r.is_ok()) return reply(error_response(r.status()));
+                                   auto outcome = decode_write(kind, is_put, r.value().result);
+                                   if (!outcome.is_ok())
+                                     return reply(bad_request(outcome.status().message()));
+                                   json j = {{"index", r.value().index.value()}};
+                                   if (kind == MachineKind::kKv)
+                                     j["revision"] = outcome.value().revision;
+                                   if (!is_put) j["deleted"] = outcome.value().deleted;
+                                   reply(json_response(200, dump(j)));
+                                 });
+                 });
     };
   };
   server->route_prefix("PUT", kKvPrefix, write(true));
@@ -231,11 +254,10 @@ void install_kv_routes(HttpServer* server, node::Node* node) {
     if (!key) return reply(bad_request("the key is empty or badly percent-encoded"));
     const auto s = req.query.find("serializable");
     const bool serializable = s != req.query.end() && (s->second == "1" || s->second == "true");
-    // The query's answer: "" absent, "=" + value present, "!" not a map group.
+    // The query's answer: "" absent, "=" + value present, "!" no key-value machine.
     auto query = [key = *key](const node::StateMachine& sm) -> std::string {
-      const auto* map = dynamic_cast<const node::MapStateMachine*>(&sm);
-      if (map == nullptr) return "!";
-      const auto v = map->get(key);
+      if (!machine_kind(sm)) return "!";
+      const auto v = read_value(sm, key);
       return v ? "=" + *v : "";
     };
     node->read(*group, !serializable, std::move(query),
@@ -245,10 +267,7 @@ void install_kv_routes(HttpServer* server, node::Node* node) {
                  if (v.empty()) {
                    return reply(error_response(404, "key not found", base::Code::kNotFound));
                  }
-                 if (v[0] == '!') {
-                   return reply(bad_request("group " + std::to_string(group.value()) +
-                                            " does not host the key-value map"));
-                 }
+                 if (v[0] == '!') return reply(not_a_map(group));
                  reply({.content_type = "application/octet-stream", .body = v.substr(1)});
                });
   });

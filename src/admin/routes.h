@@ -16,8 +16,10 @@
 //   POST /v1/transfer-leader?to=N[&group=G]  asks the leader to hand over
 //                          (202 {"group":G,"to":N}: asked, not done; watch
 //                          /v1/status)
-// The /v1/kv routes drive the node's MapStateMachine; they exist so that the
-// cluster can be exercised end to end before the etcd API (port 2379) does.
+// The /v1/kv routes work on the group's etcd store (a put or delete of one key;
+// the answer adds the store's "revision") or on a plain replicated map
+// (admin/kv_commands.h): a quick way to exercise any group with curl; the etcd
+// API (port 2379) is the real interface. A store's error (etcd's message) is 400.
 // Errors are JSON {"error": message, "code": code name}: 503 for not leader,
 // proposal dropped, unavailable (timeout, stopping) and no space; 400 for a bad
 // request (empty or badly encoded key, bad group); 404 for an unknown group.

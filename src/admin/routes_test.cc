@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/http_testing.h"
+#include "kv/kv_state_machine.h"
+#include "kv/mvcc_store.h"
 
 namespace meridian::admin {
 namespace {
@@ -29,6 +31,9 @@ struct Got {
 // One real node (a single-member cluster on 127.0.0.1) behind the admin routes.
 class RoutesTest : public testing::Test {
  protected:
+  // The node's state machines: the default map, unless a test sets this first.
+  virtual void tweak(node::NodeOptions& /*o*/) {}
+
   void SetUp() override {
     char tmpl[] = "/tmp/meridian-admin-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
@@ -43,6 +48,7 @@ class RoutesTest : public testing::Test {
     o.election_ticks = 10;
     o.proposal_timeout_ms = 2000;
     o.shutdown_transfer_timeout_ms = 100;
+    tweak(o);
     auto n = node::Node::start(o, &registry_);
     ASSERT_TRUE(n.is_ok()) << n.status();
     node_ = std::move(n).value();
@@ -138,6 +144,40 @@ TEST_F(RoutesTest, PutGetDeleteThroughTheMap) {
   Got absent = call("GET", "/v1/kv/a%20b");
   EXPECT_EQ(absent.status, 404u);
   EXPECT_EQ(json::parse(absent.body)["code"], "not found");
+}
+
+// The same routes over the etcd store (group 1 of `meridian start`).
+class KvRoutesTest : public RoutesTest {
+ protected:
+  void tweak(node::NodeOptions& o) override {
+    o.state_machine_factory = [dir = dir_](GroupId) -> std::unique_ptr<node::StateMachine> {
+      auto store = kv::MvccStore::open(kv::StoreOptions{.dir = dir + "/kv"});
+      EXPECT_TRUE(store.is_ok()) << store.status();
+      return std::make_unique<kv::KvStateMachine>(std::move(store).value());
+    };
+  }
+};
+
+TEST_F(KvRoutesTest, PutGetDeleteThroughTheEtcdStore) {
+  ASSERT_TRUE(wait_ready());
+  Got put = call("PUT", "/v1/kv/a%20b", "value 1");
+  ASSERT_EQ(put.status, 200u) << put.body;
+  EXPECT_EQ(json::parse(put.body)["revision"], 2);  // an etcd store starts at revision 1
+  put = call("PUT", "/v1/kv/a%20b", "value 2");
+  EXPECT_EQ(json::parse(put.body)["revision"], 3);
+
+  Got get = call("GET", "/v1/kv/a%20b");
+  EXPECT_EQ(get.status, 200u);
+  EXPECT_EQ(get.body, "value 2");
+  EXPECT_EQ(call("GET", "/v1/kv/a%20b?serializable=1").body, "value 2");
+
+  Got del = call("DELETE", "/v1/kv/a%20b");
+  ASSERT_EQ(del.status, 200u) << del.body;
+  EXPECT_EQ(json::parse(del.body)["deleted"], true);
+  EXPECT_EQ(json::parse(del.body)["revision"], 4);
+  del = call("DELETE", "/v1/kv/a%20b");
+  EXPECT_EQ(json::parse(del.body)["deleted"], false);
+  EXPECT_EQ(call("GET", "/v1/kv/a%20b").status, 404u);
 }
 
 TEST_F(RoutesTest, BadRequestsAndUnknownGroups) {

@@ -23,13 +23,14 @@ int run_dev(const std::vector<std::string>& args);
 // `meridian status`: the /v1/status of admin endpoints, as a table.
 int run_status(const std::vector<std::string>& args);
 
-// The ports of node `i` (1-based) of `meridian dev`: 2380/2381 for node 1, then
-// 22380/22381, 32380/32381, ... (the pattern etcd's local clusters use), with the
-// client port 2379/22379/... kept for the etcd API. Valid for i in 1..kDevNodesMax.
+// The ports of node `i` (1-based) of `meridian dev`: client (the etcd API), peer
+// and admin 2379/2380/2381 for node 1, then 22379/22380/22381, 32379/32380/32381,
+// ... (the pattern etcd's local clusters use). Valid for i in 1..kDevNodesMax.
 inline constexpr int kDevNodesMax = 6;  // 62381 is the last port below 65536
 inline uint16_t dev_port(int i, uint16_t base) {
   return static_cast<uint16_t>(i == 1 ? base : i * 10000 + base);
 }
+inline uint16_t dev_client_port(int i) { return dev_port(i, 2379); }
 inline uint16_t dev_peer_port(int i) { return dev_port(i, 2380); }
 inline uint16_t dev_admin_port(int i) { return dev_port(i, 2381); }
 

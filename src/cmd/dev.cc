@@ -155,6 +155,8 @@ std::vector<std::string> Supervisor::child_args(int i) const {
           cluster,
           "--cluster-token",
           "meridian-dev",
+          "--listen-client",
+          cat("127.0.0.1:", dev_client_port(i)),
           "--listen-peer",
           cat("127.0.0.1:", dev_peer_port(i)),
           "--listen-admin",
@@ -210,14 +212,18 @@ void Supervisor::print_endpoints() const {
   say(cat("meridian dev: ", nodes_, " node", nodes_ > 1 ? "s" : "", " on loopback, data in ",
           data_dir_.string()));
   std::string endpoints;
+  std::string client_endpoints;
   for (int i = 1; i <= nodes_; ++i) {
-    say(cat("  node", i, "  admin http://127.0.0.1:", dev_admin_port(i), "  peer 127.0.0.1:",
-            dev_peer_port(i), "  data ", (data_dir_ / cat("node-", i)).string()));
+    say(cat("  node", i, "  client (etcd API) 127.0.0.1:", dev_client_port(i),
+            "  admin http://127.0.0.1:", dev_admin_port(i), "  peer 127.0.0.1:", dev_peer_port(i),
+            "  data ", (data_dir_ / cat("node-", i)).string()));
     endpoints += cat(i > 1 ? "," : "", "127.0.0.1:", dev_admin_port(i));
+    client_endpoints += cat(i > 1 ? "," : "", "127.0.0.1:", dev_client_port(i));
   }
   say("try:");
+  say(cat("  etcdctl --endpoints ", client_endpoints, " put hello world"));
+  say(cat("  etcdctl --endpoints 127.0.0.1:", dev_client_port(nodes_), " get hello -w json"));
   say("  curl localhost:2381/v1/status");
-  say("  curl -X PUT localhost:2381/v1/kv/hello -d world; curl localhost:22381/v1/kv/hello");
   say(cat("  ", exe_, " status --endpoints ", endpoints));
   say("Ctrl-C stops every node (gracefully; a second Ctrl-C kills them).");
 }
@@ -384,9 +390,9 @@ int Supervisor::run() {
 int run_dev(const std::vector<std::string>& args) {
   CLI::App app(
       "Runs a local cluster on loopback, for a first run and for demos: N child processes of\n"
-      "this binary running `meridian start`. Node i has admin port 2381, 22381, 32381, ...\n"
-      "and peer port 2380, 22380, 32380, ... (client ports 2379, 22379, ... are reserved\n"
-      "for the etcd API). Their output is prefixed [node1], [node2], ... Ctrl-C (SIGINT)\n"
+      "this binary running `meridian start`. Node i has client port (the etcd API) 2379,\n"
+      "22379, 32379, ..., peer port 2380, 22380, 32380, ... and admin port 2381, 22381,\n"
+      "32381, ... Their output is prefixed [node1], [node2], ... Ctrl-C (SIGINT)\n"
       "or SIGTERM stops them gracefully; a node that exits on its own is reported and not\n"
       "restarted. Other settings of the nodes can be given as MERIDIAN_* environment\n"
       "variables (meridian start --help lists them), e.g. MERIDIAN_LOG_LEVEL=debug.\n",

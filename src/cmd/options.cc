@@ -51,6 +51,14 @@ constexpr uint64_t kFrameBytesMin = 64u << 10;  // node::validate's limit
 constexpr uint64_t kFrameBytesMax = 1u << 30;   // a frame is held whole in memory
 constexpr uint64_t kQueueBytesMin = 64u << 10;  // at least one small frame per peer
 constexpr uint64_t kBytesMax = 1ull << 40;
+// etcd API limits. A request below a KiB could not carry a useful key and value;
+// a range answer below 64 KiB would page even small listings.
+constexpr uint64_t kRequestBytesMin = 1u << 10;
+constexpr uint64_t kTxnOpsMax = 1000000;
+constexpr uint64_t kRangeBytesMin = 64u << 10;
+// A write travels to the other members as one Raft entry inside a peer frame,
+// with the frame's, the message's and the entry's headers: far less than this.
+constexpr uint64_t kFrameOverheadBytes = 4u << 10;
 // A config file is a few dozen lines; anything this large is the wrong file.
 constexpr size_t kConfigBytesMax = 1u << 20;
 
@@ -167,7 +175,8 @@ const std::vector<Setting>& settings() {
          o.log.node_id = id;
          return s;
        }},
-      {"data-dir", "DIR", false, "Directory of this node's journal, snapshots and identity.",
+      {"data-dir", "DIR", false,
+       "Directory of this node's journal, snapshots, identity and key-value store (kv/).",
        [](const StartOptions&) -> std::string { return "./meridian-data/node-<node-id>"; },
        [](StartOptions& o, std::string_view v) { return set_nonempty(v, &o.node.data_dir); }},
       {"initial-cluster", "LIST", false,
@@ -185,6 +194,13 @@ const std::vector<Setting>& settings() {
        "Names the cluster: nodes whose tokens differ refuse each other's connections.",
        [](const StartOptions& d) { return d.node.cluster_token; },
        [](StartOptions& o, std::string_view v) { return set_nonempty(v, &o.node.cluster_token); }},
+      {"listen-client", "HOST:PORT", false,
+       "Address of the client port: the etcd v3 API (gRPC) that etcdctl and etcd client "
+       "libraries talk to.",
+       [](const StartOptions& d) { return host_port(d.client.listen_host, d.client.listen_port); },
+       [](StartOptions& o, std::string_view v) {
+         return set_address(v, &o.client.listen_host, &o.client.listen_port);
+       }},
       {"listen-peer", "HOST:PORT", false, "Address of the peer port (Raft traffic between nodes).",
        [](const StartOptions& d) {
          return host_port(d.node.listen_peer_host, d.node.listen_peer_port);
@@ -263,6 +279,25 @@ const std::vector<Setting>& settings() {
        [](const StartOptions& d) { return std::to_string(d.node.journal_segment_bytes); },
        [](StartOptions& o, std::string_view v) {
          return set_uint(v, kFrameBytesMin, kBytesMax, &o.node.journal_segment_bytes);
+       }},
+      {"max-request-bytes", "BYTES", true,
+       "Largest etcd API request accepted (a put's key and value, a whole txn); larger ones "
+       "fail with etcd's \"request is too large\". At most max-frame-bytes less 4 KiB.",
+       [](const StartOptions& d) { return std::to_string(d.client.limits.max_request_bytes); },
+       [](StartOptions& o, std::string_view v) {
+         return set_uint(v, kRequestBytesMin, kFrameBytesMax, &o.client.limits.max_request_bytes);
+       }},
+      {"max-txn-ops", "N", true, "Most operations in one branch of an etcd txn.",
+       [](const StartOptions& d) { return std::to_string(d.client.limits.max_txn_ops); },
+       [](StartOptions& o, std::string_view v) {
+         return set_uint(v, 1, kTxnOpsMax, &o.client.limits.max_txn_ops);
+       }},
+      {"kv-max-range-bytes", "BYTES", true,
+       "A range answer stops at about this many bytes of keys and values and says there is "
+       "more (etcd's \"more\" flag), so that one read cannot exhaust the node's memory.",
+       [](const StartOptions& d) { return std::to_string(d.kv_store.max_range_bytes); },
+       [](StartOptions& o, std::string_view v) {
+         return set_uint(v, kRangeBytesMin, kBytesMax, &o.kv_store.max_range_bytes);
        }},
       {"peer-cert-file", "FILE", false,
        "This node's certificate chain (PEM) for the peer port. The three peer-*-file "
@@ -465,6 +500,20 @@ Status Parser::finish() {
       o.admin_port != 0) {
     return Status(Code::kInvalidArgument, "listen-peer and listen-admin are the same address");
   }
+  if (o.client.listen_host == o.node.listen_peer_host &&
+      o.client.listen_port == o.node.listen_peer_port && o.client.listen_port != 0) {
+    return Status(Code::kInvalidArgument, "listen-client and listen-peer are the same address");
+  }
+  if (o.client.listen_host == o.admin_host && o.client.listen_port == o.admin_port &&
+      o.client.listen_port != 0) {
+    return Status(Code::kInvalidArgument, "listen-client and listen-admin are the same address");
+  }
+  if (o.client.limits.max_request_bytes + kFrameOverheadBytes > o.node.max_frame_bytes) {
+    return Status(Code::kInvalidArgument,
+                  cat("max-request-bytes ", o.client.limits.max_request_bytes,
+                      " must be at most max-frame-bytes ", o.node.max_frame_bytes, " less ",
+                      kFrameOverheadBytes, " (a write must fit in one peer frame)"));
+  }
   if (Status s = node::validate(o.node); !s.is_ok()) {
     return Status(Code::kInvalidArgument, cat("invalid settings: ", s.message()));
   }
@@ -539,9 +588,10 @@ std::string start_help() {
   std::ostringstream out;
   out << "Usage: meridian start --node-id ID [--config FILE] [OPTIONS]\n"
          "\n"
-         "Runs one Meridian node: a replica of every Raft group on the peer port, and the\n"
-         "admin HTTP endpoint. Stops gracefully on SIGTERM or SIGINT (leadership moves to\n"
-         "another member first); a second signal stops it at once.\n"
+         "Runs one Meridian node: a replica of every Raft group on the peer port, the etcd\n"
+         "v3 API on the client port and the admin HTTP endpoint. Stops gracefully on\n"
+         "SIGTERM or SIGINT (leadership moves to another member first); a second signal\n"
+         "stops it at once.\n"
          "\n"
          "Every setting comes from a flag, a MERIDIAN_* environment variable or a key of\n"
          "the TOML config file. Precedence: flags > environment > config file > defaults.\n"
@@ -579,6 +629,7 @@ std::string start_help() {
          "  node_id = 1\n"
          "  data_dir = \"/var/lib/meridian\"\n"
          "  initial_cluster = \"1=10.0.0.1:2380,2=10.0.0.2:2380,3=10.0.0.3:2380\"\n"
+         "  listen_client = \"10.0.0.1:2379\"\n"
          "  listen_peer = \"10.0.0.1:2380\"\n"
          "  listen_admin = \"127.0.0.1:2381\"\n"
          "  log_format = \"json\"\n";

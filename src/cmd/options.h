@@ -22,7 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "api/etcd_server.h"
 #include "base/status.h"
+#include "kv/mvcc_store.h"
 #include "node/node_options.h"
 #include "observe/log.h"
 
@@ -32,6 +34,10 @@ struct StartOptions {
   node::NodeOptions node;
   std::string admin_host = "127.0.0.1";
   uint16_t admin_port = 2381;  // DESIGN.md's admin port
+  // The etcd API: listen_host and listen_port (etcd's client port, 2379), limits.
+  api::EtcdServerOptions client;
+  // The coordination group's store; its dir is <data-dir>/kv.
+  kv::StoreOptions kv_store;
   observe::LogOptions log;
 };
 

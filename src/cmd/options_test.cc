@@ -17,6 +17,7 @@ const std::vector<std::string> kSettings = {
     "data-dir",
     "initial-cluster",
     "cluster-token",
+    "listen-client",
     "listen-peer",
     "listen-admin",
     "groups",
@@ -30,6 +31,9 @@ const std::vector<std::string> kSettings = {
     "max-frame-bytes",
     "peer-queue-bytes",
     "journal-segment-bytes",
+    "max-request-bytes",
+    "max-txn-ops",
+    "kv-max-range-bytes",
     "peer-cert-file",
     "peer-key-file",
     "peer-trusted-ca-file",
@@ -85,6 +89,11 @@ TEST_F(OptionsTest, DefaultsWithOnlyNodeId) {
   EXPECT_EQ(o.node.listen_peer_port, 2380);
   EXPECT_EQ(o.admin_host, "127.0.0.1");
   EXPECT_EQ(o.admin_port, 2381);
+  EXPECT_EQ(o.client.listen_host, "127.0.0.1");
+  EXPECT_EQ(o.client.listen_port, 2379);
+  EXPECT_EQ(o.client.limits.max_request_bytes, 1572864u);  // etcd's defaults
+  EXPECT_EQ(o.client.limits.max_txn_ops, 128u);
+  EXPECT_EQ(o.kv_store.max_range_bytes, 64u << 20);
   EXPECT_EQ(o.node.groups, defaults.groups);
   EXPECT_EQ(o.node.tick_ms, defaults.tick_ms);
   EXPECT_EQ(o.node.election_ticks, defaults.election_ticks);
@@ -114,6 +123,7 @@ TEST_F(OptionsTest, EveryFlag) {
                                    "--cluster-token=t",
                                    "--listen-peer=0.0.0.0:22380",
                                    "--listen-admin=127.0.0.1:22381",
+                                   "--listen-client=0.0.0.0:22379",
                                    "--groups=4",
                                    "--tick-ms=50",
                                    "--election-ticks=20",
@@ -125,6 +135,9 @@ TEST_F(OptionsTest, EveryFlag) {
                                    "--max-frame-bytes=1048576",
                                    "--peer-queue-bytes=2097152",
                                    "--journal-segment-bytes=4194304",
+                                   "--max-request-bytes=1044480",
+                                   "--max-txn-ops=64",
+                                   "--kv-max-range-bytes=1048576",
                                    "--peer-cert-file=c.pem",
                                    "--peer-key-file=k.pem",
                                    "--peer-trusted-ca-file=ca.pem",
@@ -137,6 +150,11 @@ TEST_F(OptionsTest, EveryFlag) {
   EXPECT_EQ(o.node.listen_peer_host, "0.0.0.0");
   EXPECT_EQ(o.node.listen_peer_port, 22380);
   EXPECT_EQ(o.admin_port, 22381);
+  EXPECT_EQ(o.client.listen_host, "0.0.0.0");
+  EXPECT_EQ(o.client.listen_port, 22379);
+  EXPECT_EQ(o.client.limits.max_request_bytes, 1044480u);  // max-frame-bytes less 4 KiB
+  EXPECT_EQ(o.client.limits.max_txn_ops, 64u);
+  EXPECT_EQ(o.kv_store.max_range_bytes, 1048576u);
   EXPECT_EQ(o.node.groups, 4u);
   EXPECT_EQ(o.node.tick_ms, 50u);
   EXPECT_EQ(o.node.election_ticks, 20);
@@ -163,6 +181,7 @@ TEST_F(OptionsTest, EveryEnvironmentVariable) {
           {"MERIDIAN_CLUSTER_TOKEN", "env-token"},
           {"MERIDIAN_LISTEN_PEER", "127.0.0.1:32380"},
           {"MERIDIAN_LISTEN_ADMIN", "127.0.0.1:32381"},
+          {"MERIDIAN_LISTEN_CLIENT", "127.0.0.1:32379"},
           {"MERIDIAN_GROUPS", "2"},
           {"MERIDIAN_TICK_MS", "20"},
           {"MERIDIAN_ELECTION_TICKS", "15"},
@@ -174,6 +193,9 @@ TEST_F(OptionsTest, EveryEnvironmentVariable) {
           {"MERIDIAN_MAX_FRAME_BYTES", "65536"},
           {"MERIDIAN_PEER_QUEUE_BYTES", "65536"},
           {"MERIDIAN_JOURNAL_SEGMENT_BYTES", "65536"},
+          {"MERIDIAN_MAX_REQUEST_BYTES", "4096"},
+          {"MERIDIAN_MAX_TXN_OPS", "1"},
+          {"MERIDIAN_KV_MAX_RANGE_BYTES", "65536"},
           {"MERIDIAN_PEER_CERT_FILE", "c"},
           {"MERIDIAN_PEER_KEY_FILE", "k"},
           {"MERIDIAN_PEER_TRUSTED_CA_FILE", "ca"},
@@ -186,6 +208,10 @@ TEST_F(OptionsTest, EveryEnvironmentVariable) {
   EXPECT_EQ(o.node.cluster_token, "env-token");
   EXPECT_EQ(o.node.listen_peer_port, 32380);
   EXPECT_EQ(o.admin_port, 32381);
+  EXPECT_EQ(o.client.listen_port, 32379);
+  EXPECT_EQ(o.client.limits.max_request_bytes, 4096u);
+  EXPECT_EQ(o.client.limits.max_txn_ops, 1u);
+  EXPECT_EQ(o.kv_store.max_range_bytes, 65536u);
   EXPECT_EQ(o.node.groups, 2u);
   EXPECT_EQ(o.node.tick_ms, 20u);
   EXPECT_EQ(o.node.election_ticks, 15);
@@ -211,6 +237,7 @@ initial_cluster = "1=127.0.0.1:2380,2=127.0.0.1:22380,3=127.0.0.1:32380"
 cluster_token = "file-token"
 listen_peer = "127.0.0.1:22380"
 listen_admin = "127.0.0.1:22381"
+listen_client = "127.0.0.1:22379"
 groups = 3
 tick_ms = 10
 election_ticks = 30
@@ -222,6 +249,9 @@ shutdown_transfer_timeout_ms = 100
 max_frame_bytes = 131072
 peer_queue_bytes = 131072
 journal_segment_bytes = 131072
+max_request_bytes = 100_000
+max_txn_ops = 1000
+kv_max_range_bytes = 100_000_000
 peer_cert_file = "c"
 peer_key_file = "k"
 peer_trusted_ca_file = "ca"
@@ -234,6 +264,10 @@ log_level = "error"
   EXPECT_EQ(o.node.initial_cluster.size(), 3u);
   EXPECT_EQ(o.node.cluster_token, "file-token");
   EXPECT_EQ(o.admin_port, 22381);
+  EXPECT_EQ(o.client.listen_port, 22379);
+  EXPECT_EQ(o.client.limits.max_request_bytes, 100000u);
+  EXPECT_EQ(o.client.limits.max_txn_ops, 1000u);
+  EXPECT_EQ(o.kv_store.max_range_bytes, 100000000u);
   EXPECT_EQ(o.node.groups, 3u);
   EXPECT_EQ(o.node.tick_ms, 10u);
   EXPECT_EQ(o.node.election_ticks, 30);
@@ -323,6 +357,14 @@ TEST_F(OptionsTest, BadValues) {
               HasSubstr("flag --log-format"));
   EXPECT_THAT(parse_error({"--node-id", "1", "--max-frame-bytes", "10"}),
               HasSubstr("flag --max-frame-bytes"));
+  EXPECT_THAT(parse_error({"--node-id", "1", "--listen-client", "localhost"}),
+              HasSubstr("flag --listen-client"));
+  EXPECT_THAT(parse_error({"--node-id", "1", "--max-request-bytes", "100"}),
+              HasSubstr("flag --max-request-bytes"));
+  EXPECT_THAT(parse_error({"--node-id", "1", "--max-txn-ops", "0"}),
+              HasSubstr("flag --max-txn-ops"));
+  EXPECT_THAT(parse_error({"--node-id", "1", "--kv-max-range-bytes", "0"}),
+              HasSubstr("flag --kv-max-range-bytes"));
   EXPECT_THAT(parse_error({"--node-id", "1", "--cluster-token", ""}),
               HasSubstr("flag --cluster-token"));
   EXPECT_THAT(parse_error({"--node-id", "1", "--tick-ms", "1", "--tick-ms", "2"}),
@@ -337,6 +379,19 @@ TEST_F(OptionsTest, CrossSettingErrors) {
               HasSubstr("election-ticks 3 must exceed heartbeat-ticks 3"));
   EXPECT_THAT(parse_error({"--node-id", "1", "--listen-admin", "127.0.0.1:2380"}),
               HasSubstr("same address"));
+  EXPECT_THAT(parse_error({"--node-id", "1", "--listen-client", "127.0.0.1:2380"}),
+              HasSubstr("listen-client and listen-peer are the same address"));
+  EXPECT_THAT(parse_error({"--node-id", "1", "--listen-client", "127.0.0.1:2381"}),
+              HasSubstr("listen-client and listen-admin are the same address"));
+  // Port 0 (any free port) is never a clash.
+  parse_ok({"--node-id", "1", "--listen-client", "127.0.0.1:0", "--listen-admin", "127.0.0.1:0"});
+  // A write must fit in one peer frame.
+  EXPECT_THAT(parse_error({"--node-id", "1", "--max-frame-bytes", "1048576"}),
+              HasSubstr("max-request-bytes 1572864 must be at most max-frame-bytes 1048576"));
+  parse_ok({"--node-id", "1", "--max-frame-bytes", "1048576", "--max-request-bytes", "1044480"});
+  EXPECT_THAT(parse_error({"--node-id", "1", "--max-frame-bytes", "1048576", "--max-request-bytes",
+                           "1044481"}),
+              HasSubstr("must be at most max-frame-bytes"));
 }
 
 TEST_F(OptionsTest, UnknownConfigKeyIsAnError) {
@@ -424,6 +479,10 @@ TEST_F(OptionsTest, HelpListsEverySettingWithItsDefaultKeyAndVariable) {
   }
   EXPECT_THAT(help, HasSubstr("default 127.0.0.1:2380; toml listen_peer"));
   EXPECT_THAT(help, HasSubstr("default 127.0.0.1:2381; toml listen_admin"));
+  EXPECT_THAT(help, HasSubstr("default 127.0.0.1:2379; toml listen_client"));
+  EXPECT_THAT(help, HasSubstr("default 1572864; toml max_request_bytes"));
+  EXPECT_THAT(help, HasSubstr("default 128; toml max_txn_ops"));
+  EXPECT_THAT(help, HasSubstr("default 67108864; toml kv_max_range_bytes"));
   EXPECT_THAT(help, HasSubstr("default meridian; toml cluster_token"));
   EXPECT_THAT(help, HasSubstr("default ./meridian-data/node-<node-id>; toml data_dir"));
   EXPECT_THAT(help, HasSubstr("default human; toml log_format"));

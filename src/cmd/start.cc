@@ -3,11 +3,18 @@
 // Threads: SIGTERM and SIGINT are blocked before any thread starts, so every
 // thread inherits the mask and the signals are only ever taken by sigtimedwait on
 // the main thread; nothing runs in a signal handler. The node runs its own
-// threads; the admin HTTP server runs on one io thread started here.
+// threads; the admin HTTP server runs on one io thread started here; the etcd
+// API runs on gRPC's threads and its own read pool.
+//
+// The coordination group (1) replicates etcd's key-value store, kept in RocksDB
+// under <data-dir>/kv; any other group keeps the node's default state machine.
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <system_error>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -15,8 +22,13 @@
 
 #include "admin/http_server.h"
 #include "admin/routes.h"
+#include "api/etcd_server.h"
+#include "base/strings.h"
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "kv/kv_state_machine.h"
+#include "kv/mvcc_store.h"
+#include "node/map_state_machine.h"
 #include "node/node.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
@@ -65,6 +77,57 @@ std::string address(const std::string& host, uint16_t port) {
                                              : "[" + host + "]:" + std::to_string(port);
 }
 
+constexpr GroupId kCoordinationGroup{1};
+
+// Makes the state machine of each group; group 1's is a KvStateMachine whose
+// store is opened here before the node starts, so that a store that cannot open
+// (permissions, another process holding it) stops the start-up with its reason.
+// The node asks for group 1's machine twice when it bootstraps (once for the
+// initial snapshot, then the machine it runs), so a later call opens the store
+// again after the earlier machine closed it. Called on the main thread, inside
+// Node::start.
+class StateMachines {
+ public:
+  explicit StateMachines(kv::StoreOptions options) : options_(std::move(options)) {}
+
+  base::Status open() {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(options_.dir).parent_path(), ec);
+    if (ec) return base::Status(base::Code::kIoError, base::cat(options_.dir, ": ", ec.message()));
+    auto store = kv::MvccStore::open(options_);
+    if (!store.is_ok()) return store.status();
+    opened_ = std::move(store).value();
+    return base::Status::ok();
+  }
+
+  std::unique_ptr<node::StateMachine> make(GroupId group) {
+    if (group != kCoordinationGroup) return std::make_unique<node::MapStateMachine>();
+    std::unique_ptr<kv::MvccStore> store = std::move(opened_);
+    if (!store) {
+      auto reopened = kv::MvccStore::open(options_);
+      if (!reopened.is_ok()) {
+        // The factory cannot fail: the store opened a moment ago, so this is a
+        // broken disk or a bug, and there is no node to stop yet.
+        observe::log_error("cannot open the key-value store {}: {}", options_.dir,
+                           reopened.status().message());
+        std::_Exit(kExitFailure);
+      }
+      store = std::move(reopened).value();
+    }
+    auto machine = std::make_unique<kv::KvStateMachine>(std::move(store));
+    current_ = machine.get();
+    return machine;
+  }
+
+  // The machine the node runs (the last one made).
+  kv::KvStateMachine* current() const { return current_; }
+
+ private:
+  kv::StoreOptions options_;
+  std::unique_ptr<kv::MvccStore> opened_;
+  kv::KvStateMachine* current_ = nullptr;
+};
+
 }  // namespace
 
 int run_start(const std::vector<std::string>& args) {
@@ -83,13 +146,38 @@ int run_start(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
   observe::init_logging(options.log);
 
+  kv::StoreOptions store_options = options.kv_store;
+  store_options.dir = (std::filesystem::path(options.node.data_dir) / "kv").string();
+  StateMachines machines(store_options);
+  if (base::Status s = machines.open(); !s.is_ok()) {
+    observe::log_error("cannot open the key-value store {}: {}", store_options.dir, s.message());
+    return kExitFailure;
+  }
+  node::NodeOptions node_options = options.node;
+  node_options.state_machine_factory = [&machines](GroupId g) { return machines.make(g); };
+
   observe::Registry registry;
-  auto started = node::Node::start(options.node, &registry);
+  auto started = node::Node::start(node_options, &registry);
   if (!started.is_ok()) {
     observe::log_error("cannot start node {}: {}", options.node.id, started.status().message());
     return kExitFailure;
   }
   std::unique_ptr<node::Node> node = std::move(started).value();
+
+  const api::EtcdBackend backend{
+      .node = node.get(),
+      .group = kCoordinationGroup,
+      .kv = machines.current(),
+      .cluster_id = node::cluster_id_for_token(options.node.cluster_token),
+      .member_id = node->id().value(),
+  };
+  auto etcd_started = api::EtcdServer::start(options.client, backend, &registry);
+  if (!etcd_started.is_ok()) {
+    observe::log_error("cannot start the etcd API: {}", etcd_started.status().message());
+    node->stop();
+    return kExitFailure;
+  }
+  std::unique_ptr<api::EtcdServer> etcd = std::move(etcd_started).value();
 
   boost::asio::io_context io;
   admin::HttpServer server(
@@ -97,13 +185,15 @@ int run_start(const std::vector<std::string>& args) {
   admin::install_routes(&server, node.get(), &registry);
   if (base::Status s = server.start(io); !s.is_ok()) {
     observe::log_error("cannot start the admin endpoint: {}", s.message());
+    etcd->stop();
     node->stop();
     return kExitFailure;
   }
   auto work = boost::asio::make_work_guard(io);
   std::thread io_thread([&io] { io.run(); });
 
-  observe::log_info("meridian node {} serving: peer {}{}, admin http://{}", node->id(),
+  observe::log_info("meridian node {} serving: client {}, peer {}{}, admin http://{}", node->id(),
+                    address(options.client.listen_host, etcd->port()),
                     address(options.node.listen_peer_host, node->peer_port()),
                     options.node.peer_tls ? " (TLS)" : "",
                     address(options.admin_host, server.port()));
@@ -118,6 +208,9 @@ int run_start(const std::vector<std::string>& args) {
     observe::log_info("{}: stopping node {} (leadership moves to another member first)",
                       sig == SIGINT ? "SIGINT" : "SIGTERM", node->id());
   }
+  // The etcd API first: requests still waiting on the node are answered "server
+  // stopped" (clients move to another member) before the node hands over.
+  etcd->stop();
   node->stop();
   server.stop();
   work.reset();

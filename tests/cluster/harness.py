@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.client import HTTPException
 
 BINARY = os.environ.get("MERIDIAN_BINARY", "build/meridian")
 
@@ -41,7 +42,10 @@ def http(method, url, body=None, timeout=5.0):
             return r.status, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
-    except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout, OSError):
+    except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout, OSError,
+            HTTPException):
+        # HTTPException: e.g. a client connected to itself on a port no server
+        # holds yet (possible for ports in the ephemeral range) reads no status line.
         return 0, ""
 
 
@@ -72,6 +76,9 @@ class Node:
         return f"http://127.0.0.1:{self.admin_port}"
 
     def args(self):
+        extra = self.cluster.extra + self.extra
+        # The etcd API port: any free one unless the test names it.
+        client = [] if "--listen-client" in extra else ["--listen-client", "127.0.0.1:0"]
         return [
             BINARY, "start",
             "--node-id", str(self.id),
@@ -80,7 +87,7 @@ class Node:
             "--cluster-token", self.token,
             "--listen-peer", f"127.0.0.1:{self.peer_port}",
             "--listen-admin", f"127.0.0.1:{self.admin_port}",
-        ] + self.cluster.extra + self.extra
+        ] + client + extra
 
     def start(self):
         assert self.proc is None or self.proc.poll() is not None

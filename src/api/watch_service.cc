@@ -1,0 +1,147 @@
+#include "api/watch_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <unordered_set>
+
+#include "api/watch_stream.h"
+#include "kv/watch_hub.h"
+#include "observe/log.h"
+
+namespace meridian::api {
+
+namespace {
+
+// etcd's minimum progress notify interval (v3rpc minWatchProgressInterval).
+constexpr uint32_t kProgressNotifyMinMs = 100;
+// etcd splits fragments at max request bytes plus gRPC's overhead allowance
+// (v3rpc grpcOverheadBytes).
+constexpr size_t kGrpcOverheadBytes = 512 * 1024;
+// How long stop() waits for gRPC to be done with the streams it ended.
+constexpr auto kStopWait = std::chrono::seconds(10);
+
+// A stream opened after stop(): ended at once.
+class RefusedReactor final
+    : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
+ public:
+  RefusedReactor() { Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "watch service stopped")); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+struct WatchService::Impl {
+  EtcdServerOptions options;
+  EtcdBackend backend;
+  observe::Registry* metrics = nullptr;
+  uint64_t collector_id = 0;
+  std::unique_ptr<kv::WatchHub> hub;
+
+  std::mutex mu;
+  std::condition_variable done_cv;
+  std::unordered_set<WatchStreamReactor*> reactors;  // guarded by mu
+  bool stopping = false;                             // guarded by mu
+
+  void add_collector();
+  void detach_from_store();
+};
+
+void WatchService::Impl::add_collector() {
+  if (metrics == nullptr) return;
+  collector_id = metrics->add_collector([this](observe::Collector& c) {
+    const kv::WatchHubStats st = hub->stats();
+    c.gauge("meridian_watch_streams", "Open etcd watch streams.", {}, double(st.streams));
+    c.gauge("meridian_watch_watchers", "etcd watchers on this node.", {}, double(st.watchers));
+    c.gauge("meridian_watch_unsynced_watchers",
+            "Watchers catching up from the store's history (slow or started in the past).", {},
+            double(st.unsynced_watchers));
+    c.gauge("meridian_watch_queued_bytes", "Bytes of events queued for watch streams.", {},
+            double(st.queued_bytes));
+    c.counter("meridian_watch_events_total", "Events queued for watchers.", {},
+              double(st.events_delivered));
+    c.counter("meridian_watch_fell_behind_total",
+              "Times a watcher found its stream's queue full and fell back to history.", {},
+              double(st.fell_behind));
+  });
+}
+
+// The store calls its listener on the apply thread, having loaded the pointer
+// just before: once the listener is cleared, a task run on that thread after
+// it proves no call of the hub is still under way.
+void WatchService::Impl::detach_from_store() {
+  backend.kv->store().set_listener(nullptr);
+  hub->stop();  // later calls (already loaded pointer) do nothing
+  if (backend.node == nullptr) return;
+  auto passed = std::make_shared<std::promise<void>>();
+  std::future<void> barrier = passed->get_future();
+  backend.node->read(
+      backend.group, false, [](const node::StateMachine&) { return std::string(); },
+      [passed](base::Result<std::string>) { passed->set_value(); });
+  if (barrier.wait_for(kStopWait) != std::future_status::ready) {
+    observe::log_warn("watch service: the apply thread did not answer within {}s",
+                      kStopWait.count());
+  }
+}
+
+WatchService::WatchService(const EtcdServerOptions& options, const EtcdBackend& backend,
+                           observe::Registry* metrics)
+    : impl_(std::make_unique<Impl>()) {
+  MERIDIAN_ASSERT(backend.kv != nullptr, "the watch service needs the key-value state machine");
+  impl_->options = options;
+  impl_->backend = backend;
+  impl_->metrics = metrics;
+  kv::WatchHubOptions hub_options;
+  hub_options.stream_queue_bytes = options.watch_stream_queue_bytes;
+  hub_options.progress_interval =
+      std::chrono::milliseconds(std::max(options.progress_notify_ms, kProgressNotifyMinMs));
+  impl_->hub = std::make_unique<kv::WatchHub>(backend.kv->store(), hub_options);
+  backend.kv->store().set_listener(impl_->hub.get());
+  impl_->add_collector();
+}
+
+WatchService::~WatchService() {
+  stop();
+  if (impl_->metrics != nullptr) impl_->metrics->remove_collector(impl_->collector_id);
+  // A stream gRPC has not released yet still points at the hub: wait for it.
+  std::unique_lock lock(impl_->mu);
+  impl_->done_cv.wait(lock, [&] { return impl_->reactors.empty(); });
+}
+
+grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>*
+WatchService::Watch(grpc::CallbackServerContext* context) {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->stopping) return new RefusedReactor();
+  Impl* impl = impl_.get();
+  const size_t fragment_limit = impl->options.limits.max_request_bytes + kGrpcOverheadBytes;
+  auto* reactor = new WatchStreamReactor(context, impl->hub.get(), impl->backend, fragment_limit,
+                                         [impl](WatchStreamReactor* r) {
+                                           std::lock_guard l(impl->mu);
+                                           impl->reactors.erase(r);
+                                           impl->done_cv.notify_all();
+                                         });
+  impl->reactors.insert(reactor);
+  return reactor;
+}
+
+void WatchService::stop() {
+  {
+    std::unique_lock lock(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+    // Under mu, so that no reactor is deleted meanwhile (OnDone unregisters under
+    // mu; gRPC never runs it inline from these calls). Each shutdown() returns
+    // once its stream no longer touches the hub.
+    const grpc::Status status(grpc::StatusCode::UNAVAILABLE, "etcdserver: server stopped");
+    for (WatchStreamReactor* r : impl_->reactors) r->shutdown(status);
+    if (!impl_->done_cv.wait_for(lock, kStopWait, [&] { return impl_->reactors.empty(); })) {
+      observe::log_warn("watch service: {} streams not released by gRPC within {}s",
+                        impl_->reactors.size(), kStopWait.count());
+    }
+  }
+  impl_->detach_from_store();
+}
+
+}  // namespace meridian::api

@@ -1,0 +1,36 @@
+// WatchService: etcdserverpb.Watch. One bidirectional stream per client
+// connection carries many watchers (create with start_revision, key or range or
+// prefix, prev_kv, NOPUT/NODELETE filters, progress_notify, fragment; cancel;
+// progress requests). Events come from kv::WatchHub, which the store feeds on
+// apply; a watcher that starts in the past, or whose stream fell behind, catches
+// up from the store's history. Events reach each watcher in revision order, with
+// no gaps and no duplicates.
+#pragma once
+
+#include <memory>
+
+#include "api/etcd_server.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+
+namespace meridian::api {
+
+class WatchService final : public etcdserverpb::Watch::CallbackService {
+ public:
+  WatchService(const EtcdServerOptions& options, const EtcdBackend& backend,
+               observe::Registry* metrics);
+  ~WatchService() override;
+
+  grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
+      grpc::CallbackServerContext* context) override;
+
+  // Ends every open stream and refuses new ones; returns when no reactor of this
+  // service touches the hub or the store any more.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meridian::api
