@@ -1,0 +1,103 @@
+// etcd_load: drives load through etcd's v3 gRPC API (etcd itself or Meridian)
+// and prints one "RESULT ..." line; bench/run-etcd runs it against both.
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "bench_util.h"
+#include "etcd_load.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: etcd_load --endpoints HOST:PORT[,...] --workload "
+    "put|get|get-serializable|txn-cas|watch\n"
+    "  --conns N          connections (gRPC channels), connection i to endpoint i % n (1)\n"
+    "  --clients N        requests outstanding at once, spread over the connections (1)\n"
+    "  --threads N        completion-queue threads (2)\n"
+    "  --seconds S        measured time (5); --warmup S before it, not counted (1)\n"
+    "  --max-ops N        also stop after N measured operations (puts, for watch)\n"
+    "  --value-bytes N    value size (256)\n"
+    "  --keys N           key space: put/get pick keys at random in it; txn-cas client i\n"
+    "                     uses key i % N, so N >= clients means no contention (100000)\n"
+    "  --timeout-ms N     deadline of each request (10000)\n"
+    "  watch: --watchers N (10000) over --streams N (100) on the connections; one writer\n"
+    "         puts at --put-rate R per second (0: as fast as it can; 0), then events may\n"
+    "         still arrive for --drain S seconds (10)\n"
+    "Prints: RESULT workload=.. ops=.. ops_per_s=.. p50_us=.. p99_us=.. errors=.. [...]\n";
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n%s", message.c_str(), kUsage);
+  std::exit(2);
+}
+
+// Like Flags::get_double but zero is allowed.
+double get_non_negative(meridian::bench::Flags& flags, const std::string& name, double fallback) {
+  std::string text = flags.get(name, "");
+  if (text.empty()) {
+    return fallback;
+  }
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || v < 0) {
+    usage_error("--" + name + " wants a number >= 0, got '" + text + "'");
+  }
+  return v;
+}
+
+meridian::bench::etcd_load::Options parse(int argc, char** argv) {
+  meridian::bench::Flags flags(argc, argv);
+  if (flags.has("help")) {
+    std::fputs(kUsage, stdout);
+    std::exit(0);
+  }
+  meridian::bench::etcd_load::Options o;
+  std::istringstream endpoints(flags.get("endpoints", ""));
+  for (std::string e; std::getline(endpoints, e, ',');) {
+    if (!e.empty()) {
+      o.endpoints.push_back(e);
+    }
+  }
+  o.workload = flags.get("workload", "");
+  o.conns = flags.get_u64("conns", o.conns);
+  o.clients = flags.get_u64("clients", o.clients);
+  o.threads = flags.get_u64("threads", o.threads);
+  o.seconds = flags.get_double("seconds", o.seconds);
+  o.warmup_seconds = get_non_negative(flags, "warmup", o.warmup_seconds);
+  o.max_ops = flags.get_u64("max-ops", o.max_ops);
+  o.value_bytes = flags.get_u64("value-bytes", o.value_bytes);
+  o.keys = flags.get_u64("keys", o.keys);
+  o.timeout_ms = flags.get_u64("timeout-ms", o.timeout_ms);
+  o.watchers = flags.get_u64("watchers", o.watchers);
+  o.streams = flags.get_u64("streams", o.streams);
+  o.put_rate = get_non_negative(flags, "put-rate", o.put_rate);
+  o.drain_seconds = get_non_negative(flags, "drain", o.drain_seconds);
+  flags.check_all_used(kUsage);
+
+  if (o.endpoints.empty()) usage_error("--endpoints is required");
+  const bool known = o.workload == "put" || o.workload == "get" ||
+                     o.workload == "get-serializable" || o.workload == "txn-cas" ||
+                     o.workload == "watch";
+  if (!known) usage_error("unknown --workload '" + o.workload + "'");
+  if (o.conns == 0 || o.clients == 0 || o.threads == 0 || o.keys == 0 || o.streams == 0 ||
+      o.watchers == 0 || o.timeout_ms == 0) {
+    usage_error(
+        "--conns, --clients, --threads, --keys, --streams, --watchers and --timeout-ms "
+        "must be positive");
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  meridian::bench::etcd_load::Options options = parse(argc, argv);
+  meridian::bench::etcd_load::Report report;
+  bool ok = options.workload == "watch" ? meridian::bench::etcd_load::run_watch(options, &report)
+                                        : meridian::bench::etcd_load::run_unary(options, &report);
+  if (!ok) {
+    return 1;
+  }
+  meridian::bench::etcd_load::print_report(options, report);
+  return 0;
+}

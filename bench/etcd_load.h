@@ -1,0 +1,131 @@
+// etcd_load: a load generator for anything that speaks etcd's v3 gRPC API (etcd
+// itself, Meridian). Shared pieces of its workloads: options, the connections,
+// completion-queue threads, latency samples and the one RESULT line it prints.
+//
+// Threads: the main thread sets up and waits; each completion queue has exactly
+// one thread polling it, and every object whose tags go to a queue (a client, a
+// watch stream) is touched only by that queue's thread once started, so those
+// objects need no locks. What the main thread reads while the load runs is atomic.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+
+namespace meridian::bench::etcd_load {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::vector<std::string> endpoints;  // host:port; connection i goes to endpoints[i % n]
+  std::string workload;                // put | get | get-serializable | txn-cas | watch
+  uint64_t conns = 1;                  // gRPC channels, each its own TCP connection
+  uint64_t clients = 1;                // requests outstanding at once, spread over conns
+  uint64_t threads = 2;                // completion-queue threads
+  double seconds = 5;                  // measured time
+  double warmup_seconds = 1;           // load before measuring, not counted
+  uint64_t max_ops = 0;                // stop after this many measured operations (0: none)
+  uint64_t value_bytes = 256;
+  uint64_t keys = 100000;       // key space of put/get/txn-cas
+  uint64_t timeout_ms = 10000;  // deadline of every request
+  // watch only
+  uint64_t watchers = 10000;
+  uint64_t streams = 100;     // watch streams, spread over conns; watchers spread over streams
+  double put_rate = 0;        // writer's puts/s; 0: as fast as one client can
+  double drain_seconds = 10;  // after the writer stops, how long events may still arrive
+};
+
+// Keys are "<prefix><8 digits>", e.g. "put/00000042", so workloads do not meet.
+std::string key_of(const std::string& prefix, uint64_t index);
+
+// Something waiting on a completion queue: the queue's thread calls done(ok).
+// Used as the tag of every asynchronous gRPC operation.
+class Pending {
+ public:
+  virtual ~Pending() = default;
+  virtual void done(bool ok) = 0;
+};
+
+// A tag that calls a function; objects with several operations in flight (a
+// watch stream reads and writes at once) keep one per operation.
+class CallbackTag final : public Pending {
+ public:
+  explicit CallbackTag(std::function<void(bool)> fn) : fn_(std::move(fn)) {}
+  void done(bool ok) override { fn_(ok); }
+
+ private:
+  std::function<void(bool)> fn_;
+};
+
+// The queues and their threads. start() launches the threads; stop() shuts the
+// queues down and joins (every operation must have completed or been cancelled).
+class CompletionThreads {
+ public:
+  explicit CompletionThreads(uint64_t count);
+  ~CompletionThreads();
+  grpc::CompletionQueue* queue(uint64_t i) { return queues_[i % queues_.size()].get(); }
+  uint64_t size() const { return queues_.size(); }
+  void start();
+  void stop();
+
+ private:
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues_;
+  std::vector<std::thread> threads_;
+};
+
+// One channel per connection, each with a distinct channel argument and a local
+// subchannel pool so gRPC opens a separate TCP connection for each.
+std::vector<std::shared_ptr<grpc::Channel>> make_channels(const Options& options);
+// Waits until every channel is connected; false (with a message) if one is not
+// within `timeout`.
+bool connect_all(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                 std::chrono::milliseconds timeout);
+
+// Latencies of one thread, in nanoseconds; bounded so a long run cannot exhaust
+// memory (beyond the bound it keeps counting but stops keeping samples).
+class Samples {
+ public:
+  static constexpr size_t kSamplesMax = 8'000'000;  // 64 MB over all threads at most
+  void add(Clock::duration latency);
+  void merge(Samples& other);
+  uint64_t count() const { return count_; }
+  // The p-th percentile in microseconds (sorts in place).
+  double percentile_us(double p);
+
+ private:
+  std::vector<uint64_t> ns_;
+  uint64_t count_ = 0;
+  bool sorted_ = false;
+};
+
+// The one line the run scripts parse: "RESULT workload=put key=value ...".
+struct Report {
+  std::string workload;
+  double seconds = 0;  // the measured window
+  uint64_t ops = 0;    // operations completed in it (events, for watch)
+  uint64_t errors = 0;
+  Samples latencies;
+  std::vector<std::pair<std::string, std::string>> extra;  // workload-specific fields
+};
+void print_report(const Options& options, Report& report);
+
+// The workloads; each returns false on a setup failure (already explained on stderr).
+bool run_unary(const Options& options, Report* report);
+bool run_watch(const Options& options, Report* report);
+
+// Puts keys [0, count) under `prefix`, key i with value_of(i), many per
+// transaction, from the calling thread; false (with a message) on a failure.
+bool preload(etcdserverpb::KV::Stub* kv, const std::string& prefix, uint64_t count,
+             const std::function<std::string(uint64_t)>& value_of,
+             std::chrono::milliseconds timeout);
+
+}  // namespace meridian::bench::etcd_load

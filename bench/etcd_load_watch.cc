@@ -1,0 +1,378 @@
+// The watch workload: W watchers, all on the prefix "watch/", spread over S watch
+// streams (themselves spread over the connections); once every watcher is
+// created, one writer puts under the prefix for the measured time, at a fixed
+// rate or as fast as one client can. Every watcher must see every acknowledged
+// put exactly once, in revision order. Reported: events delivered per second
+// (first put sent to last event received), event latency (put sent to event
+// received; the send time travels in the value) and watchers' missing events.
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <unordered_map>
+
+#include "bench_util.h"
+#include "etcd_load.h"
+
+namespace meridian::bench::etcd_load {
+
+namespace {
+
+constexpr char kPrefix[] = "watch/";
+constexpr char kPrefixEnd[] = "watch0";  // '/' + 1: the end of the prefix range
+// Creating 10,000 watchers takes etcd about a second; allow much more.
+constexpr auto kSetupTimeout = std::chrono::seconds(60);
+
+// The value carries the time its put was sent: "t<ns since the steady clock's
+// epoch>:" then padding. Both ends are this process, so the clocks agree.
+std::string stamped_value(Clock::time_point sent, const std::string& padding) {
+  std::string value = "t" + std::to_string(sent.time_since_epoch().count()) + ":";
+  if (value.size() < padding.size()) {
+    value += padding.substr(value.size());
+  }
+  return value;
+}
+
+bool sent_time_of(const std::string& value, Clock::time_point* sent) {
+  if (value.size() < 2 || value[0] != 't') {
+    return false;
+  }
+  char* end = nullptr;
+  long long ns = std::strtoll(value.c_str() + 1, &end, 10);
+  if (end == value.c_str() + 1 || *end != ':') {
+    return false;
+  }
+  *sent = Clock::time_point(Clock::duration(ns));
+  return true;
+}
+
+struct Watcher {
+  int64_t watch_id = -1;  // -1 until created
+  uint64_t events = 0;
+  int64_t last_revision = 0;
+  uint64_t out_of_order = 0;  // events at or below the last revision seen: duplicates
+};
+
+// What the streams and the main thread share.
+struct Shared {
+  std::atomic<uint64_t> created{0};
+  std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> broken_streams{0};  // ended before the main thread cancelled them
+  std::atomic<uint64_t> finished_streams{0};
+  std::atomic<bool> cancelling{false};
+};
+
+// Counters of one completion-queue thread (its streams run only on it).
+struct ThreadStats {
+  Samples latencies;
+  uint64_t unstamped = 0;  // events whose value had no send time
+  uint64_t unknown = 0;    // events for a watch id this stream never created
+  Clock::time_point last_event{};
+};
+
+class WatchStream {
+ public:
+  WatchStream(etcdserverpb::Watch::Stub* stub, grpc::CompletionQueue* cq, uint64_t watchers,
+              Shared* shared, ThreadStats* stats)
+      : stub_(stub),
+        cq_(cq),
+        shared_(shared),
+        stats_(stats),
+        watchers_(watchers),
+        start_tag_([this](bool ok) { on_started(ok); }),
+        read_tag_([this](bool ok) { on_read(ok); }),
+        write_tag_([this](bool ok) { on_written(ok); }),
+        finish_tag_([this](bool ok) { on_finished(ok); }) {}
+
+  void start() {
+    rw_ = stub_->PrepareAsyncWatch(&ctx_, cq_);
+    rw_->StartCall(&start_tag_);
+  }
+  void cancel() { ctx_.TryCancel(); }  // any thread
+  const std::vector<Watcher>& watchers() const { return watchers_; }
+
+ private:
+  void on_started(bool ok) {
+    if (!ok) {
+      end_stream();
+      return;
+    }
+    rw_->Read(&response_, &read_tag_);
+    write_next_create();
+  }
+
+  void write_next_create() {
+    if (creates_sent_ == watchers_.size()) {
+      return;
+    }
+    request_.Clear();
+    auto* create = request_.mutable_create_request();
+    create->set_key(kPrefix);
+    create->set_range_end(kPrefixEnd);
+    ++creates_sent_;
+    write_pending_ = true;
+    rw_->Write(request_, &write_tag_);
+  }
+
+  void on_written(bool ok) {
+    write_pending_ = false;
+    if (ok && !ended_) {
+      write_next_create();
+    }
+    maybe_finished();
+  }
+
+  void on_read(bool ok) {
+    if (!ok) {
+      end_stream();
+      return;
+    }
+    Clock::time_point now = Clock::now();
+    // etcd answers the creates of one stream in the order they were sent.
+    if (response_.created() && created_ < watchers_.size()) {
+      watchers_[created_].watch_id = response_.watch_id();
+      by_id_[response_.watch_id()] = created_;
+      ++created_;
+      shared_->created.fetch_add(1);
+    }
+    if (response_.canceled()) {
+      std::fprintf(stderr, "watch %" PRId64 " cancelled by the server: %s\n", response_.watch_id(),
+                   response_.cancel_reason().c_str());
+    }
+    if (response_.events_size() > 0) {
+      count_events(now);
+    }
+    rw_->Read(&response_, &read_tag_);
+  }
+
+  void count_events(Clock::time_point now) {
+    auto found = by_id_.find(response_.watch_id());
+    if (found == by_id_.end()) {
+      stats_->unknown += static_cast<uint64_t>(response_.events_size());
+      return;
+    }
+    Watcher& w = watchers_[found->second];
+    for (const auto& event : response_.events()) {
+      int64_t revision = event.kv().mod_revision();
+      if (revision <= w.last_revision) {
+        ++w.out_of_order;
+        continue;
+      }
+      w.last_revision = revision;
+      ++w.events;
+      Clock::time_point sent;
+      if (sent_time_of(event.kv().value(), &sent)) {
+        stats_->latencies.add(now - sent);
+      } else {
+        ++stats_->unstamped;
+      }
+    }
+    stats_->last_event = now;
+    shared_->events.fetch_add(static_cast<uint64_t>(response_.events_size()));
+  }
+
+  void end_stream() {
+    ended_ = true;
+    if (!shared_->cancelling.load()) {
+      shared_->broken_streams.fetch_add(1);
+    }
+    rw_->Finish(&status_, &finish_tag_);
+  }
+
+  void on_finished(bool /*ok*/) {
+    if (!shared_->cancelling.load() && !status_.ok()) {
+      std::fprintf(stderr, "watch stream ended: %d %s\n", status_.error_code(),
+                   status_.error_message().c_str());
+    }
+    finished_ = true;
+    maybe_finished();
+  }
+
+  void maybe_finished() {
+    if (finished_ && !write_pending_) {
+      shared_->finished_streams.fetch_add(1);
+    }
+  }
+
+  etcdserverpb::Watch::Stub* const stub_;
+  grpc::CompletionQueue* const cq_;
+  Shared* const shared_;
+  ThreadStats* const stats_;
+  std::vector<Watcher> watchers_;
+  std::unordered_map<int64_t, size_t> by_id_;
+  size_t creates_sent_ = 0;
+  size_t created_ = 0;
+  bool write_pending_ = false;
+  bool ended_ = false;     // the read side failed; Finish is under way
+  bool finished_ = false;  // Finish completed
+
+  grpc::ClientContext ctx_;
+  std::unique_ptr<
+      grpc::ClientAsyncReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>>
+      rw_;
+  CallbackTag start_tag_;
+  CallbackTag read_tag_;
+  CallbackTag write_tag_;
+  CallbackTag finish_tag_;
+  etcdserverpb::WatchRequest request_;
+  etcdserverpb::WatchResponse response_;
+  grpc::Status status_;
+};
+
+struct WriterResult {
+  uint64_t acked = 0;
+  uint64_t errors = 0;
+  Clock::time_point first_sent{};
+  Clock::time_point last_acked{};
+};
+
+// Puts under the prefix from the calling thread for options.seconds (and at most
+// max_ops puts), one at a time, paced to put_rate if it is set.
+WriterResult write_stream(const Options& options, etcdserverpb::KV::Stub* kv) {
+  WriterResult result;
+  const std::string padding = random_bytes(options.value_bytes, 99);
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(options.seconds));
+  result.first_sent = start;
+  for (uint64_t n = 0; options.max_ops == 0 || n < options.max_ops; ++n) {
+    if (options.put_rate > 0) {
+      std::this_thread::sleep_until(
+          start + std::chrono::duration_cast<Clock::duration>(
+                      std::chrono::duration<double>(static_cast<double>(n) / options.put_rate)));
+    }
+    Clock::time_point sent = Clock::now();
+    if (sent >= end) {
+      break;
+    }
+    etcdserverpb::PutRequest put;
+    put.set_key(key_of(kPrefix, n % options.keys));
+    put.set_value(stamped_value(sent, padding));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(options.timeout_ms));
+    etcdserverpb::PutResponse response;
+    grpc::Status status = kv->Put(&ctx, put, &response);
+    if (status.ok()) {
+      ++result.acked;
+      result.last_acked = Clock::now();
+    } else if (result.errors++ == 0) {
+      std::fprintf(stderr, "writer: put failed: %s\n", status.error_message().c_str());
+    }
+  }
+  return result;
+}
+
+// Waits for `done` or the deadline; true if done.
+template <typename F>
+bool wait_for(F done, Clock::time_point deadline) {
+  while (!done()) {
+    if (Clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace
+
+bool run_watch(const Options& options, Report* report) {
+  auto channels = make_channels(options);
+  if (!connect_all(channels, std::chrono::milliseconds(options.timeout_ms))) {
+    return false;
+  }
+  std::vector<std::unique_ptr<etcdserverpb::Watch::Stub>> watch_stubs;
+  for (auto& channel : channels) {
+    watch_stubs.push_back(etcdserverpb::Watch::NewStub(channel));
+  }
+  auto kv = etcdserverpb::KV::NewStub(channels[0]);
+
+  CompletionThreads threads(options.threads);
+  std::vector<ThreadStats> stats(threads.size());
+  Shared shared;
+  std::vector<std::unique_ptr<WatchStream>> streams;
+  for (uint64_t s = 0; s < options.streams; ++s) {
+    uint64_t watchers =
+        options.watchers / options.streams + (s < options.watchers % options.streams);
+    streams.push_back(std::make_unique<WatchStream>(watch_stubs[s % watch_stubs.size()].get(),
+                                                    threads.queue(s), watchers, &shared,
+                                                    &stats[s % threads.size()]));
+  }
+  threads.start();
+  const Clock::time_point setup_start = Clock::now();
+  for (auto& stream : streams) {
+    stream->start();
+  }
+  bool ready = wait_for(
+      [&] { return shared.created.load() == options.watchers || shared.broken_streams.load() > 0; },
+      setup_start + kSetupTimeout);
+  const double setup_s = seconds_between(setup_start, Clock::now());
+  bool ok = ready && shared.broken_streams.load() == 0;
+  WriterResult writer;
+  if (ok) {
+    std::fprintf(stderr, "%" PRIu64 " watchers on %" PRIu64 " streams created in %.2f s\n",
+                 options.watchers, options.streams, setup_s);
+    writer = write_stream(options, kv.get());
+    const uint64_t expected = writer.acked * options.watchers;
+    wait_for([&] { return shared.events.load() >= expected; },
+             Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(options.drain_seconds)));
+  } else {
+    std::fprintf(stderr, "error: %" PRIu64 " of %" PRIu64 " watchers created in %.2f s\n",
+                 shared.created.load(), options.watchers, setup_s);
+  }
+  shared.cancelling = true;
+  for (auto& stream : streams) {
+    stream->cancel();
+  }
+  wait_for([&] { return shared.finished_streams.load() == streams.size(); },
+           Clock::now() + std::chrono::seconds(30));
+  threads.stop();
+  if (!ok) {
+    return false;
+  }
+
+  uint64_t missing = 0;
+  uint64_t extra = 0;
+  uint64_t out_of_order = 0;
+  uint64_t events = 0;
+  for (auto& stream : streams) {
+    for (const Watcher& w : stream->watchers()) {
+      events += w.events;
+      missing += w.events < writer.acked ? writer.acked - w.events : 0;
+      extra += w.events > writer.acked ? w.events - writer.acked : 0;
+      out_of_order += w.out_of_order;
+    }
+  }
+  Clock::time_point last_event{};
+  uint64_t unstamped = 0;
+  uint64_t unknown = 0;
+  for (ThreadStats& s : stats) {
+    report->latencies.merge(s.latencies);
+    last_event = std::max(last_event, s.last_event);
+    unstamped += s.unstamped;
+    unknown += s.unknown;
+  }
+  report->workload = options.workload;
+  report->seconds = events > 0 ? seconds_between(writer.first_sent, last_event) : 0;
+  report->ops = events;
+  report->errors = writer.errors + out_of_order + unknown + unstamped;
+  double put_s = seconds_between(writer.first_sent, writer.last_acked);
+  char puts_per_s[32];
+  std::snprintf(puts_per_s, sizeof puts_per_s, "%.1f",
+                put_s > 0 ? static_cast<double>(writer.acked) / put_s : 0);
+  char setup[32];
+  std::snprintf(setup, sizeof setup, "%.2f", setup_s);
+  report->extra = {{"watchers", std::to_string(options.watchers)},
+                   {"streams", std::to_string(options.streams)},
+                   {"puts", std::to_string(writer.acked)},
+                   {"puts_per_s", puts_per_s},
+                   {"missing", std::to_string(missing)},
+                   {"extra", std::to_string(extra)},
+                   {"out_of_order", std::to_string(out_of_order)},
+                   {"broken_streams", std::to_string(shared.broken_streams.load())},
+                   {"setup_s", setup}};
+  return true;
+}
+
+}  // namespace meridian::bench::etcd_load
