@@ -18,10 +18,11 @@ enum class Errc : uint8_t {
   kTooManyOps,       // InvalidArgument "etcdserver: too many operations in txn request"
   kDuplicateKey,     // InvalidArgument "etcdserver: duplicate key given in txn request"
   kRequestTooLarge,  // InvalidArgument "etcdserver: request is too large"
-  kKeyNotFound,      // InvalidArgument "etcdserver: key not found" (put ignore_value/lease on a missing key)
-  kLeaseNotFound,    // NotFound "etcdserver: requested lease not found"
-  kNoSpace,          // ResourceExhausted "etcdserver: mvcc: database space exceeded"
-  kCorrupt,          // DataLoss: a command or stored record does not decode (a bug)
+  kKeyNotFound,  // InvalidArgument "etcdserver: key not found" (put ignore_value/lease on a missing
+                 // key)
+  kLeaseNotFound,  // NotFound "etcdserver: requested lease not found"
+  kNoSpace,        // ResourceExhausted "etcdserver: mvcc: database space exceeded"
+  kCorrupt,        // DataLoss: a command or stored record does not decode (a bug)
 };
 
 // etcd's message for the error ("" for kOk).
