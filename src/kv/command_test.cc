@@ -23,11 +23,14 @@ TEST(Command, RefusesUnknownVersionOrType) {
 }
 
 TEST(Result, CarriesTheResponseOnlyWhenOk) {
-  auto ok = decode_result(encode_result(Errc::kOk, "resp"));
+  // The decoded views point into the encoded bytes, which must outlive them.
+  const std::string ok_bytes = encode_result(Errc::kOk, "resp");
+  auto ok = decode_result(ok_bytes);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->errc, Errc::kOk);
   EXPECT_EQ(ok->response, "resp");
-  auto err = decode_result(encode_result(Errc::kCompacted, "ignored"));
+  const std::string err_bytes = encode_result(Errc::kCompacted, "ignored");
+  auto err = decode_result(err_bytes);
   ASSERT_TRUE(err);
   EXPECT_EQ(err->errc, Errc::kCompacted);
   EXPECT_EQ(err->response, "");
