@@ -82,15 +82,10 @@ void WatchHub::catch_up_one(std::unique_lock<std::mutex>& lock, Watcher* w) {
   if (err != Errc::kOk) {
     // Not expected (a corrupt record): end this watch rather than spin on it.
     observe::log_error("watch {}: history read failed: {}", w->id, errc_message(err));
-    WatchStream& s = *w->stream;
-    const int64_t id = w->id;
-    erase_watcher_locked(w);
     QueueItem item;
     item.kind = QueueItem::Kind::kCanceled;
-    item.watch_id = id;
-    item.revision = notified_rev_;
     item.reason = errc_message(err);
-    push_locked(s, std::move(item));
+    end_watcher_locked(w, std::move(item));
     return;
   }
   MERIDIAN_ASSERT(next > from && next <= to + 1, "history returned next ", next, " for [", from,
@@ -170,15 +165,18 @@ void WatchHub::finish_catch_up_locked(Watcher* w) {
 
 void WatchHub::compacted_locked(Watcher* w) {
   // etcd: a response with compact_revision set, and the watch is gone.
-  WatchStream& s = *w->stream;
-  const int64_t id = w->id;
-  erase_watcher_locked(w);
   QueueItem item;
   item.kind = QueueItem::Kind::kCompacted;
-  item.watch_id = id;
-  item.revision = notified_rev_;
   item.compact_revision = compact_rev_;
-  push_locked(s, std::move(item));
+  end_watcher_locked(w, std::move(item));
+}
+
+void WatchHub::end_watcher_locked(Watcher* w, QueueItem last) {
+  WatchStream& s = *w->stream;
+  last.watch_id = w->id;
+  last.revision = notified_rev_;
+  erase_watcher_locked(w);
+  push_locked(s, std::move(last));
 }
 
 void WatchHub::delivery_loop() {

@@ -199,6 +199,8 @@ class WatchHub final : public EventListener {
   void queue_history_locked(Watcher* w, std::vector<mvccpb::Event> events, int64_t next);
   void finish_catch_up_locked(Watcher* w);
   void compacted_locked(Watcher* w);
+  // Removes the watcher and queues `last` (its final response) on its stream.
+  void end_watcher_locked(Watcher* w, QueueItem last);
   void delivery_loop();
 
   // watch_response.cc: building a response from queued items (no lock).
