@@ -204,6 +204,9 @@ TEST(TransportTest, UnreachablePeerDropsThenReconnects) {
   ASSERT_TRUE(testing::all_connected({a.get(), b.get()}));
   a->send(2, {make_append(1, 2, 1, 1, "before")});
   ASSERT_TRUE(eventually([&] { return b->handler.received_count() == 1; }));
+  // The peer can read a batch before its writer hears the write completed; a
+  // connection lost in between reports the batch dropped. Wait for the writer.
+  ASSERT_TRUE(eventually([&] { return a->stats(2).messages_out == 1; }));
 
   const uint16_t b_port = b->transport->port();
   b.reset();  // stops it
@@ -213,7 +216,8 @@ TEST(TransportTest, UnreachablePeerDropsThenReconnects) {
   const std::string kilobyte(1024, 'k');
   for (uint64_t i = 0; i < 1000; ++i) a->send(2, {make_append(1, 2, 1, i + 2, kilobyte)});
   EXPECT_EQ(a->stats(2).queue_bytes, 0u);
-  ASSERT_TRUE(eventually([&] { return a->handler.dropped_count() == 1000; }));
+  ASSERT_TRUE(eventually([&] { return a->handler.dropped_count() == 1000; }))
+      << "reported dropped: " << a->handler.dropped_count();
   EXPECT_EQ(a->stats(2).dropped, 1000u);
 
   // It comes back on the same port; the dialer's backoff finds it.
