@@ -49,6 +49,7 @@ struct Node::Impl final : net::TransportHandler {
   asio::steady_timer tick_timer{raft_io};
   Clock::time_point next_tick;
   std::atomic<uint64_t> raft_queue_depth{0};
+  uint64_t tasks_since_drain = 0;  // raft thread only
 
   // The network thread: the peer transport.
   asio::io_context net_io{1};
@@ -86,13 +87,22 @@ struct Node::Impl final : net::TransportHandler {
   // --- running work on the raft thread ----------------------------------------
 
   // Runs fn on the raft thread, then every woken group's ready loop, then sends
-  // what they queued (one transport call per peer per task).
+  // what they queued. The ready loops run once the queue is empty (or after
+  // kTasksPerDrainMax tasks, so a steady stream cannot starve them): requests
+  // that arrive together (proposals, linearizable reads, received messages) then
+  // leave in one Ready, one ReadIndex round and one transport call per peer,
+  // rather than one each.
+  static constexpr uint64_t kTasksPerDrainMax = 64;
+
   void post(std::function<void()> fn) {
     raft_queue_depth.fetch_add(1, std::memory_order_relaxed);
     asio::post(raft_io, [this, fn = std::move(fn)] {
-      raft_queue_depth.fetch_sub(1, std::memory_order_relaxed);
+      const uint64_t queued_behind = raft_queue_depth.fetch_sub(1, std::memory_order_relaxed) - 1;
       fn();
-      drain();
+      if (queued_behind == 0 || ++tasks_since_drain >= kTasksPerDrainMax) {
+        tasks_since_drain = 0;
+        drain();
+      }
     });
   }
 
