@@ -70,18 +70,24 @@ Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
                     cat("group ", id, ": restoring snapshot ", meta.index, ": ", s.message()));
     }
   }
-  const Index applied = std::max(meta.index, g->sm_->durable_applied_index());
-  g->applied_ = applied;
-  g->sm_holds_ = applied;
+  // Raft restarts at the snapshot, whose membership the journal holds, and hands
+  // back every committed entry after it: membership changes are applied again
+  // (Raft knows only the snapshot's), commands a durable machine already holds
+  // are skipped. Starting Raft at the machine's own index instead would lose
+  // later membership changes, and could place "applied" past the commit index
+  // the journal recorded (that record is not synced when only it moved).
+  g->applied_ = meta.index;
+  g->sm_holds_ = std::max(meta.index, g->sm_->durable_applied_index());
   g->snapshot_index_ = meta.index;
   g->conf_state_ = g->log_->conf_state();
+  g->last_hard_state_ = g->log_->hard_state();
 
   raft::Config config;
   config.id = env->self;
   config.election_ticks = env->options->election_ticks;
   config.heartbeat_ticks = env->options->heartbeat_ticks;
   config.random_seed = random_seed;
-  config.applied = applied;
+  config.applied = meta.index;
   auto replica = raft::Replica::create(config, g->log_.get());
   if (!replica.is_ok()) return replica.status();
   g->replica_ = std::move(replica).value();
@@ -102,9 +108,22 @@ void Group::reissue_reads(bool all, Clock::time_point now) {
   for (auto& [rid, r] : reads_) {
     if (r.index || (!all && r.reissue_at > now)) continue;
     r.reissue_at = now + reissue_interval();
-    replica_->read_index(encode_read_context(rid));
+    unasked_reads_.push_back(rid);
   }
+  // Rounds older than two intervals are lost or stale: each of their reads that
+  // still waits has been asked again since.
+  const auto stale = now - 2 * reissue_interval();
+  std::erase_if(read_rounds_, [&](const auto& kv) { return kv.second.asked_at < stale; });
+  ask_read_round(now);
   env_->wake(id_);
+}
+
+void Group::ask_read_round(Clock::time_point now) {
+  if (unasked_reads_.empty()) return;
+  const uint64_t round = env_->next_request_id();
+  read_rounds_.emplace(round, ReadRound{std::move(unasked_reads_), now});
+  unasked_reads_.clear();
+  replica_->read_index(encode_read_context(round));
 }
 
 void Group::tick(Clock::time_point now) {
@@ -163,7 +182,7 @@ void Group::read(bool linearizable, Node::Query query, Node::ReadDone done) {
                  PendingRead{std::move(query), std::move(done),
                              now + std::chrono::milliseconds(env_->options->proposal_timeout_ms),
                              std::nullopt, now + reissue_interval()});
-  replica_->read_index(encode_read_context(rid));
+  unasked_reads_.push_back(rid);
   env_->wake(id_);
 }
 
@@ -232,6 +251,8 @@ void Group::fail_waiting(const Status& proposal_error, const Status& read_error)
   auto reads = std::move(reads_);
   proposals_.clear();
   reads_.clear();
+  unasked_reads_.clear();
+  read_rounds_.clear();
   for (auto& [rid, p] : proposals) {
     ++proposals_failed_;
     p.done(proposal_error);
@@ -239,7 +260,15 @@ void Group::fail_waiting(const Status& proposal_error, const Status& read_error)
   for (auto& [rid, r] : reads) r.done(read_error);
 }
 
+bool Group::only_commit_moved(const raft::Ready& rd) {
+  const raft::HardState& hs = *rd.hard_state;
+  const bool commit_only = hs.term == last_hard_state_.term && hs.vote == last_hard_state_.vote;
+  last_hard_state_ = hs;
+  return commit_only;
+}
+
 void Group::process_ready() {
+  ask_read_round(Clock::now());
   while (!persisting_ && replica_->has_ready()) {
     auto rd = std::make_shared<raft::Ready>(replica_->ready());
     if (rd->soft_state) {
@@ -269,7 +298,13 @@ void Group::process_ready() {
         return;
       }
     }
-    if (!rd->snapshot && rd->entries.empty() && !rd->hard_state) {
+    const bool commit_only = rd->hard_state && only_commit_moved(*rd);
+    if (!rd->snapshot && rd->entries.empty() && (!rd->hard_state || commit_only)) {
+      // A commit index alone need not be durable before going on (Raft learns
+      // it again from the leader after a restart), so it waits for the next
+      // journal write instead of costing an fsync of its own: without this every
+      // write took two rounds of fsyncs on every member.
+      if (rd->hard_state) unwritten_hard_state_ = rd->hard_state;
       finish_ready(*rd);
       continue;
     }
@@ -288,7 +323,12 @@ void Group::submit(std::shared_ptr<raft::Ready> rd) {
   storage::WriteBatch batch;
   if (rd->snapshot) batch.install_snapshot(id_, rd->snapshot->meta);
   if (!rd->entries.empty()) batch.append(id_, rd->entries);
-  if (rd->hard_state) batch.set_hard_state(id_, *rd->hard_state);
+  if (rd->hard_state) {
+    batch.set_hard_state(id_, *rd->hard_state);
+  } else if (unwritten_hard_state_) {
+    batch.set_hard_state(id_, *unwritten_hard_state_);
+  }
+  unwritten_hard_state_.reset();
   batch.set_time_ms(wall_ms());
   env_->committer->submit(std::move(batch), [this, post = env_->post, rd](Status s) {
     post([this, s = std::move(s), rd] { on_persisted(s, rd); });
@@ -341,10 +381,15 @@ void Group::finish_ready(raft::Ready& rd) {
   }
   for (const raft::Entry& e : rd.committed_entries) apply(e);
   for (raft::ReadState& rs : rd.read_states) {
-    auto rid = decode_read_context(rs.context);
-    if (!rid) continue;
-    auto it = reads_.find(*rid);
-    if (it != reads_.end()) it->second.index = rs.index;
+    auto round_id = decode_read_context(rs.context);
+    if (!round_id) continue;
+    auto round = read_rounds_.find(*round_id);
+    if (round == read_rounds_.end()) continue;
+    for (uint64_t rid : round->second.reads) {
+      auto it = reads_.find(rid);
+      if (it != reads_.end() && !it->second.index) it->second.index = rs.index;
+    }
+    read_rounds_.erase(round);
   }
   replica_->advance();
   serve_reads();

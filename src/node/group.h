@@ -102,6 +102,9 @@ class Group {
 
   void on_persisted(const base::Status& s, const std::shared_ptr<raft::Ready>& rd);
   void submit(std::shared_ptr<raft::Ready> rd);
+  // Whether the Ready's hard state differs from the last one only in its commit
+  // index (then it need not be synced); remembers it as the last.
+  bool only_commit_moved(const raft::Ready& rd);
   void finish_ready(raft::Ready& rd);
   void apply(const raft::Entry& e);
   // Fails the waiting proposal of this request, if this node made it.
@@ -111,6 +114,8 @@ class Group {
   void serve_reads();
   // Asks Raft again for the read index of unanswered reads (all, or those due).
   void reissue_reads(bool all, Clock::time_point now);
+  // One ReadIndex request for every read in unasked_reads_.
+  void ask_read_round(Clock::time_point now);
   std::chrono::milliseconds reissue_interval() const;
   void maybe_snapshot();
   void expire(Clock::time_point now);
@@ -133,9 +138,23 @@ class Group {
   bool snapshotting_ = false;           // an own snapshot is with the committer
   bool reissue_pending_reads_ = false;  // a leader became known: ask for reads again
   raft::SoftState soft_;
+  raft::HardState last_hard_state_;  // the newest any Ready carried
+  // A hard state whose commit index alone moved, not yet in the journal: the
+  // next journal write carries it.
+  std::optional<raft::HardState> unwritten_hard_state_;
 
   std::map<uint64_t, PendingProposal> proposals_;
   std::map<uint64_t, PendingRead> reads_;
+  // Linearizable reads not yet asked of Raft: process_ready asks once for all of
+  // them (one ReadIndex round serves every read that began before it was asked).
+  std::vector<uint64_t> unasked_reads_;
+  struct ReadRound {
+    std::vector<uint64_t> reads;
+    Clock::time_point asked_at;
+  };
+  // Rounds asked and not answered, by context id. A read can be in several (it
+  // is asked again when unanswered); old rounds are forgotten on the tick.
+  std::map<uint64_t, ReadRound> read_rounds_;
 
   uint64_t leader_changes_ = 0;
   uint64_t proposals_committed_ = 0;
