@@ -141,23 +141,31 @@ void submit(const SharedPtr& shared, const CallPtr& call, std::function<void()> 
   if (!refused.ok()) call->fail(refused);
 }
 
-// Runs `work` (which claims the call) on the read pool: at once, or after a
-// ReadIndex round confirms that this node has applied everything committed
-// before now. The round's query does nothing: the read runs on the pool against
-// the store, which by then reflects at least the read index.
-void read(const SharedPtr& shared, const CallPtr& call, bool linearizable,
+// How much a read may do where it stands (a gRPC thread, or the raft thread
+// once its ReadIndex round answers) rather than on the read pool: a single-key
+// read is a few microseconds, less than handing it to another thread costs.
+enum class ReadSize { kSingleKey, kAny };
+
+// Runs `work` (which claims the call) at once, or after a ReadIndex round
+// confirms that this node has applied everything committed before now; on the
+// read pool unless it is a single-key read. The round's query does nothing: the
+// read runs against the store, which by then reflects at least the read index.
+void read(const SharedPtr& shared, const CallPtr& call, bool linearizable, ReadSize size,
           std::function<void()> work) {
+  const bool here = size == ReadSize::kSingleKey;
   if (!linearizable) {
+    if (here) return work();
     submit(shared, call, std::move(work));
     return;
   }
   shared->backend.node->read(
       shared->backend.group, true, [](const node::StateMachine&) { return std::string(); },
-      [shared, call, work = std::move(work)](base::Result<std::string> r) mutable {
+      [shared, call, here, work = std::move(work)](base::Result<std::string> r) mutable {
         if (!r.is_ok()) {
           call->fail(node_status(r.status()));
           return;
         }
+        if (here) return work();
         submit(shared, call, std::move(work));
       });
 }
@@ -268,7 +276,8 @@ grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
     call->fail(kv_status(e));
     return call->reactor();
   }
-  read(shared_, call, !request->serializable(), [shared = shared_, call, request, response] {
+  const ReadSize size = request->range_end().empty() ? ReadSize::kSingleKey : ReadSize::kAny;
+  read(shared_, call, !request->serializable(), size, [shared = shared_, call, request, response] {
     if (!call->claim()) return;
     if (kv::Errc e = shared->store().range(*request, response); e != kv::Errc::kOk) {
       return call->finish(kv_status(e));
@@ -313,14 +322,15 @@ grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
     propose(shared_, call, kv::CommandType::kTxn, *request, response);
     return call->reactor();
   }
-  read(shared_, call, !txn_serializable(*request), [shared = shared_, call, request, response] {
-    if (!call->claim()) return;
-    if (kv::Errc e = shared->store().read_txn(*request, response); e != kv::Errc::kOk) {
-      return call->finish(kv_status(e));
-    }
-    fill_read_header(*shared, response);
-    call->finish(grpc::Status::OK);
-  });
+  read(shared_, call, !txn_serializable(*request), ReadSize::kAny,
+       [shared = shared_, call, request, response] {
+         if (!call->claim()) return;
+         if (kv::Errc e = shared->store().read_txn(*request, response); e != kv::Errc::kOk) {
+           return call->finish(kv_status(e));
+         }
+         fill_read_header(*shared, response);
+         call->finish(grpc::Status::OK);
+       });
   return call->reactor();
 }
 
