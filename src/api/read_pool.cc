@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "base/assert.h"
+#include "base/thread_name.h"
 
 namespace meridian::api {
 
@@ -38,6 +39,7 @@ void ReadPool::stop() {
 }
 
 void ReadPool::run() {
+  base::set_thread_name("read-pool");
   for (;;) {
     std::function<void()> task;
     {

@@ -24,6 +24,7 @@
 #include "admin/routes.h"
 #include "api/etcd_server.h"
 #include "base/strings.h"
+#include "base/thread_name.h"
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "kv/kv_state_machine.h"
@@ -190,7 +191,10 @@ int run_start(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   auto work = boost::asio::make_work_guard(io);
-  std::thread io_thread([&io] { io.run(); });
+  std::thread io_thread([&io] {
+    base::set_thread_name("admin-http");
+    io.run();
+  });
 
   observe::log_info("meridian node {} serving: client {}, peer {}{}, admin http://{}", node->id(),
                     address(options.client.listen_host, etcd->port()),

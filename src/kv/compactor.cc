@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "base/assert.h"
+#include "base/thread_name.h"
 #include "kv/record_codec.h"
 #include "kv/rocksdb_options.h"
 #include "kv/store_impl.h"
@@ -131,6 +132,7 @@ void Compactor::reset(Revision cursor, int64_t target) {
 }
 
 void Compactor::run() {
+  base::set_thread_name("kv-compactor");
   while (true) {
     std::unique_lock work(work_mu_);
     Revision cursor;

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "base/assert.h"
+#include "base/thread_name.h"
 
 namespace meridian::kv {
 
@@ -22,6 +23,7 @@ WalFlusher::~WalFlusher() {
 }
 
 void WalFlusher::run() {
+  base::set_thread_name("kv-wal-flush");
   std::unique_lock lk(mu_);
   while (!stop_) {
     stop_cv_.wait_for(lk, std::chrono::milliseconds(kWalFlushIntervalMs), [this] { return stop_; });

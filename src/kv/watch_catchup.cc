@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <thread>
 
+#include "base/thread_name.h"
 #include "kv/watch_hub.h"
 #include "observe/log.h"
 
 namespace meridian::kv {
 
 void WatchHub::catch_up_loop() {
+  base::set_thread_name("watch-catchup");
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const auto now = std::chrono::steady_clock::now();
@@ -180,6 +182,7 @@ void WatchHub::end_watcher_locked(Watcher* w, QueueItem last) {
 }
 
 void WatchHub::delivery_loop() {
+  base::set_thread_name("watch-deliver");
   std::unique_lock lock(mu_);
   while (true) {
     delivery_cv_.wait(lock, [&] { return stopping_ || !kicks_.empty(); });

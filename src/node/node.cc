@@ -19,6 +19,7 @@
 
 #include "base/assert.h"
 #include "base/strings.h"
+#include "base/thread_name.h"
 #include "net/transport.h"
 #include "node/group.h"
 #include "node/identity.h"
@@ -451,8 +452,14 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options, observe::Registry
   if (Status s = impl->start_transport(); !s.is_ok()) return s;
   impl->publish_status();
   Impl* p = impl.get();
-  impl->net_thread = std::thread([p] { p->net_io.run(); });
-  impl->raft_thread = std::thread([p] { p->raft_io.run(); });
+  impl->net_thread = std::thread([p] {
+    base::set_thread_name("net");
+    p->net_io.run();
+  });
+  impl->raft_thread = std::thread([p] {
+    base::set_thread_name("raft");
+    p->raft_io.run();
+  });
   impl->post([p] {
     p->next_tick = Clock::now();
     p->schedule_tick();

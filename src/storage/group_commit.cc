@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "base/thread_name.h"
 
 namespace meridian::storage {
 
@@ -201,6 +202,7 @@ GroupCommitStats GroupCommitter::stats() const {
 }
 
 void GroupCommitter::run() {
+  base::set_thread_name("journal");
   std::vector<WriteBatch> batches;
   std::vector<Done> dones;
   std::unique_lock lock(mu_);
