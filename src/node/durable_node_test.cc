@@ -155,5 +155,35 @@ TEST(DurableNodeTest, ALaggingMemberGetsAFreshImageAndSkipsWhatItHolds) {
       << "commands already in the restored image were applied again";
 }
 
+// Large entries: the log is compacted by bytes as well as by entry count, so it
+// does not hold gigabytes beside the machine's own files.
+TEST(DurableNodeTest, LargeEntriesCompactTheLogByBytes) {
+  std::vector<FakeDisk> disks(3);
+  NodeCluster c(3, [](NodeOptions& o) {
+    o.snapshot_entries = 1000000;  // never by count here
+    o.snapshot_catchup_entries = 1000;
+    o.snapshot_bytes = 256 * 1024;
+    o.snapshot_catchup_bytes = 64 * 1024;
+  });
+  use_durable_maps(c, disks);
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(c.start(i).is_ok());
+  const int leader = c.wait_leader(kG1, kWait);
+  ASSERT_NE(leader, 0);
+  const std::string value(16 * 1024, 'v');
+  raft::Index last;
+  for (int n = 0; n < 100; ++n) {  // 1.6 MB of entries
+    auto r = c.put(leader, kG1, cat("k", n), value);
+    ASSERT_TRUE(r.is_ok()) << r.status();
+    last = r.value().index;
+  }
+  ASSERT_TRUE(c.wait_applied(leader, kG1, last, kWait));
+  const GroupStatus g = c.node(leader)->status().groups.at(0);
+  EXPECT_GT(g.snapshots_taken, 0u);
+  // At most snapshot_bytes since the snapshot plus snapshot_catchup_bytes below
+  // it stay: (256 + 64) KiB / 16 KiB = 20 entries, and a few no-ops.
+  EXPECT_LE(g.last_index.value() - g.first_index.value(), 30u)
+      << "first " << g.first_index << " last " << g.last_index;
+}
+
 }  // namespace
 }  // namespace meridian::node

@@ -399,6 +399,9 @@ void Group::finish_ready(raft::Ready& rd) {
 void Group::apply(const raft::Entry& e) {
   if (e.index <= applied_) return;  // covered by a snapshot installed meanwhile
   applied_ = e.index;
+  bytes_since_snapshot_ += e.data.size();
+  recent_sizes_.emplace_back(e.index, e.data.size());
+  if (recent_sizes_.size() > env_->options->snapshot_catchup_entries) recent_sizes_.pop_front();
   if (e.type == raft::EntryType::kConfChange) {
     auto cc = raft::decode_conf_change(e.data);
     if (!cc.is_ok()) {
@@ -471,7 +474,9 @@ void Group::serve_reads() {
 void Group::maybe_snapshot() {
   if (persisting_ || snapshotting_) return;
   const NodeOptions& o = *env_->options;
-  if (applied_ - snapshot_index_ < o.snapshot_entries) return;
+  if (applied_ - snapshot_index_ < o.snapshot_entries && bytes_since_snapshot_ < o.snapshot_bytes) {
+    return;
+  }
   auto term = log_->term(applied_);
   if (!term.is_ok()) return;  // not in the log (just installed a snapshot): nothing to do
   raft::SnapshotMeta meta{applied_, term.value(), conf_state_};
@@ -492,10 +497,21 @@ void Group::maybe_snapshot() {
   }
   storage::WriteBatch batch;
   batch.install_snapshot(id_, meta);
-  // Keep the last snapshot_catchup_entries so that a slightly lagging follower
-  // catches up from the log instead of by snapshot.
+  // Keep the last snapshot_catchup_entries (and at most snapshot_catchup_bytes of
+  // them) so that a slightly lagging follower catches up from the log instead of
+  // by snapshot.
   const uint64_t keep = o.snapshot_catchup_entries;
-  const Index compact_to = applied_ - Index{0} > keep ? applied_ + 1 - keep : Index{1};
+  Index compact_to = applied_ - Index{0} > keep ? applied_ + 1 - keep : Index{1};
+  uint64_t kept_bytes = 0;
+  for (auto it = recent_sizes_.rbegin(); it != recent_sizes_.rend(); ++it) {
+    kept_bytes += it->second;
+    if (kept_bytes > o.snapshot_catchup_bytes) {
+      compact_to = std::max(compact_to, it->first + 1);
+      break;
+    }
+  }
+  compact_to = std::min(compact_to, applied_);
+  bytes_since_snapshot_ = 0;
   if (compact_to > log_->first_index()) batch.compact(id_, compact_to);
   snapshotting_ = true;
   env_->committer->submit(std::move(batch), [this, post = env_->post, meta](Status s) {

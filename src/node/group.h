@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -138,6 +139,11 @@ class Group {
   bool snapshotting_ = false;           // an own snapshot is with the committer
   bool reissue_pending_reads_ = false;  // a leader became known: ask for reads again
   raft::SoftState soft_;
+  // Entry data applied since the last snapshot, and the sizes of the latest
+  // applied entries (at most snapshot_catchup_entries): the byte bounds of
+  // snapshot_bytes and snapshot_catchup_bytes.
+  uint64_t bytes_since_snapshot_ = 0;
+  std::deque<std::pair<raft::Index, uint64_t>> recent_sizes_;
   raft::HardState last_hard_state_;  // the newest any Ready carried
   // A hard state whose commit index alone moved, not yet in the journal: the
   // next journal write carries it.

@@ -40,6 +40,11 @@ struct NodeOptions {
   // a follower a little behind catches up from the log, not by snapshot.
   uint64_t snapshot_entries = 10000;
   uint64_t snapshot_catchup_entries = 5000;
+  // The same bounds in bytes of entry data, whichever comes first: with large
+  // values (a 1 MiB etcd transaction) the entry counts alone let the log hold
+  // gigabytes beside the state machine.
+  uint64_t snapshot_bytes = 256ull << 20;
+  uint64_t snapshot_catchup_bytes = 64ull << 20;
   uint32_t proposal_timeout_ms = 5000;
   // On graceful stop, how long to wait for leadership to move away.
   uint32_t shutdown_transfer_timeout_ms = 5000;
