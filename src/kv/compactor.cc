@@ -44,6 +44,15 @@ bool compact_key(rocksdb::Iterator* it, std::string_view key, int64_t target,
   return true;
 }
 
+// Whether the version of `key` at `rev` is still stored (not yet compacted).
+bool version_exists(rocksdb::DB& db, std::string_view key, Revision rev) {
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s =
+      db.Get(single_key_read_options(), db.DefaultColumnFamily(), version_key(key, rev), &value);
+  MERIDIAN_ASSERT(s.ok() || s.IsNotFound(), "compaction read: ", s.ToString());
+  return s.ok();
+}
+
 }  // namespace
 
 Revision compact_chunk(rocksdb::DB& db, Revision cursor, int64_t target, int budget) {
@@ -62,7 +71,12 @@ Revision compact_chunk(rocksdb::DB& db, Revision cursor, int64_t target, int bud
     Revision rev;
     MERIDIAN_ASSERT(decode_revision_key(index->key().ToStringView(), &rev), "bad revision key");
     const std::string_view key = index->value().ToStringView();
-    if (!done_keys.contains(std::string(key))) {
+    // A key's first entry in revision order compacts it whole; its later entries
+    // name versions already deleted (or the kept one), so only the index entry
+    // goes. Without this check each of them walked the key's deleted versions
+    // again (tombstones until RocksDB compacts them away): quadratic in a key's
+    // versions.
+    if (!done_keys.contains(std::string(key)) && version_exists(db, key, rev)) {
       if (!compact_key(versions.get(), key, target, &batch, &budget)) {
         cursor = rev;  // this entry again, next chunk
         finished = false;
