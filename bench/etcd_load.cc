@@ -11,7 +11,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: etcd_load --endpoints HOST:PORT[,...] --workload "
-    "put|get|get-serializable|txn-cas|watch\n"
+    "put|get|get-serializable|txn-cas|watch|fill|range-all\n"
     "  --conns N          connections (gRPC channels), connection i to endpoint i % n (1)\n"
     "  --clients N        requests outstanding at once, spread over the connections (1)\n"
     "  --threads N        completion-queue threads (2)\n"
@@ -21,9 +21,23 @@ constexpr char kUsage[] =
     "  --keys N           key space: put/get pick keys at random in it; txn-cas client i\n"
     "                     uses key i % N, so N >= clients means no contention (100000)\n"
     "  --timeout-ms N     deadline of each request (10000)\n"
+    "  --key-prefix P     keys are P<8 digits> (default: put/, get/, cas/, fill/, range/)\n"
+    "  put|get|txn-cas: --put-rate R paces the clients to R requests/s in all (0: each\n"
+    "         as fast as it can); --no-preload: get reads keys that exist already;\n"
+    "         --compact-at S: Compact(physical) at the current revision, S seconds into\n"
+    "         the measured window, or --defrag-at S: Maintenance.Defragment of the first\n"
+    "         endpoint; from a connection of their own; requests sent while it runs are\n"
+    "         reported apart (during_p50_us, during_p99_us)\n"
     "  watch: --watchers N (10000) over --streams N (100) on the connections; one writer\n"
     "         puts at --put-rate R per second (0: as fast as it can; 0), then events may\n"
-    "         still arrive for --drain S seconds (10)\n"
+    "         still arrive for --drain S seconds (10); --stalled-streams K more streams\n"
+    "         to the first endpoint, each creating --stalled-watchers N (1) watchers on\n"
+    "         the prefix and never reading\n"
+    "  fill:  puts keys 0..--keys-1 with --value-bytes values, --clients at once, each\n"
+    "         txn at most 100 puts and --txn-bytes of values (1048576)\n"
+    "  range-all: --ranges N (3) Ranges of the whole prefix without a limit from the\n"
+    "         first endpoint (no receive limit), then one pass paging while more=true;\n"
+    "         prints a RANGE line for each; --count-only: count_only Ranges, no paging\n"
     "Prints: RESULT workload=.. ops=.. ops_per_s=.. p50_us=.. p99_us=.. errors=.. [...]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -72,18 +86,30 @@ meridian::bench::etcd_load::Options parse(int argc, char** argv) {
   o.streams = flags.get_u64("streams", o.streams);
   o.put_rate = get_non_negative(flags, "put-rate", o.put_rate);
   o.drain_seconds = get_non_negative(flags, "drain", o.drain_seconds);
+  o.key_prefix = flags.get("key-prefix", o.key_prefix);
+  o.preload = !flags.has("no-preload");
+  o.compact_at = get_non_negative(flags, "compact-at", o.compact_at);
+  o.defrag_at = get_non_negative(flags, "defrag-at", o.defrag_at);
+  o.txn_bytes = flags.get_u64("txn-bytes", o.txn_bytes);
+  o.ranges = flags.get_u64("ranges", o.ranges);
+  o.count_only = flags.has("count-only");
+  o.stalled_streams = flags.get_u64("stalled-streams", o.stalled_streams);
+  o.stalled_watchers = flags.get_u64("stalled-watchers", o.stalled_watchers);
   flags.check_all_used(kUsage);
 
   if (o.endpoints.empty()) usage_error("--endpoints is required");
   const bool known = o.workload == "put" || o.workload == "get" ||
                      o.workload == "get-serializable" || o.workload == "txn-cas" ||
-                     o.workload == "watch";
+                     o.workload == "watch" || o.workload == "fill" || o.workload == "range-all";
   if (!known) usage_error("unknown --workload '" + o.workload + "'");
+  if (o.compact_at >= 0 && o.defrag_at >= 0) {
+    usage_error("--compact-at and --defrag-at go in separate runs");
+  }
   if (o.conns == 0 || o.clients == 0 || o.threads == 0 || o.keys == 0 || o.streams == 0 ||
-      o.watchers == 0 || o.timeout_ms == 0) {
+      o.watchers == 0 || o.timeout_ms == 0 || o.txn_bytes == 0 || o.stalled_watchers == 0) {
     usage_error(
-        "--conns, --clients, --threads, --keys, --streams, --watchers and --timeout-ms "
-        "must be positive");
+        "--conns, --clients, --threads, --keys, --streams, --watchers, --timeout-ms, "
+        "--txn-bytes and --stalled-watchers must be positive");
   }
   return o;
 }
@@ -93,8 +119,11 @@ meridian::bench::etcd_load::Options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   meridian::bench::etcd_load::Options options = parse(argc, argv);
   meridian::bench::etcd_load::Report report;
-  bool ok = options.workload == "watch" ? meridian::bench::etcd_load::run_watch(options, &report)
-                                        : meridian::bench::etcd_load::run_unary(options, &report);
+  namespace load = meridian::bench::etcd_load;
+  bool ok = options.workload == "watch"       ? load::run_watch(options, &report)
+            : options.workload == "fill"      ? load::run_fill(options, &report)
+            : options.workload == "range-all" ? load::run_range_all(options, &report)
+                                              : load::run_unary(options, &report);
   if (!ok) {
     return 1;
   }

@@ -27,21 +27,42 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::vector<std::string> endpoints;  // host:port; connection i goes to endpoints[i % n]
-  std::string workload;                // put | get | get-serializable | txn-cas | watch
-  uint64_t conns = 1;                  // gRPC channels, each its own TCP connection
-  uint64_t clients = 1;                // requests outstanding at once, spread over conns
-  uint64_t threads = 2;                // completion-queue threads
-  double seconds = 5;                  // measured time
-  double warmup_seconds = 1;           // load before measuring, not counted
-  uint64_t max_ops = 0;                // stop after this many measured operations (0: none)
+  // put | get | get-serializable | txn-cas | watch | fill | range-all
+  std::string workload;
+  uint64_t conns = 1;         // gRPC channels, each its own TCP connection
+  uint64_t clients = 1;       // requests outstanding at once, spread over conns
+  uint64_t threads = 2;       // completion-queue threads
+  double seconds = 5;         // measured time
+  double warmup_seconds = 1;  // load before measuring, not counted
+  uint64_t max_ops = 0;       // stop after this many measured operations (0: none)
   uint64_t value_bytes = 256;
   uint64_t keys = 100000;       // key space of put/get/txn-cas
   uint64_t timeout_ms = 10000;  // deadline of every request
+  std::string key_prefix;       // put/get/txn-cas/fill/range-all: instead of the workload's own
+  bool preload = true;          // get: write the keys first (off: they exist already)
+  // put/get/txn-cas: one RPC from a connection of its own this many seconds into
+  // the measured window (negative: none); requests sent while it runs are also
+  // measured apart (etcd_load_limits.cc).
+  double compact_at = -1;  // Compact(physical=true) at the current revision
+  double defrag_at = -1;   // Maintenance.Defragment of endpoints[0]
+  // fill only: puts per txn are bounded by this many value bytes (and by 100)
+  uint64_t txn_bytes = 1 << 20;
+  // range-all only: whole-prefix Ranges without a limit, then one pass paging on
+  // `more`; count_only: Ranges that only count (they read every key all the
+  // same), without the paged pass.
+  uint64_t ranges = 3;
+  bool count_only = false;
   // watch only
   uint64_t watchers = 10000;
-  uint64_t streams = 100;     // watch streams, spread over conns; watchers spread over streams
-  double put_rate = 0;        // writer's puts/s; 0: as fast as one client can
+  uint64_t streams = 100;  // watch streams, spread over conns; watchers spread over streams
+  // watch: the writer's puts/s; put/get/txn-cas: requests/s over all clients.
+  // 0: each client as fast as it can.
+  double put_rate = 0;
   double drain_seconds = 10;  // after the writer stops, how long events may still arrive
+  // Streams on a connection of their own to endpoints[0] that create this many
+  // watchers each on the prefix and then never read (a stalled client).
+  uint64_t stalled_streams = 0;
+  uint64_t stalled_watchers = 1;
 };
 
 // Keys are "<prefix><8 digits>", e.g. "put/00000042", so workloads do not meet.
@@ -121,6 +142,8 @@ void print_report(const Options& options, Report& report);
 // The workloads; each returns false on a setup failure (already explained on stderr).
 bool run_unary(const Options& options, Report* report);
 bool run_watch(const Options& options, Report* report);
+bool run_fill(const Options& options, Report* report);       // etcd_load_limits.cc
+bool run_range_all(const Options& options, Report* report);  // etcd_load_limits.cc
 
 // Puts keys [0, count) under `prefix`, key i with value_of(i), many per
 // transaction, from the calling thread; false (with a message) on a failure.

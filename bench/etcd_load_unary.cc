@@ -1,6 +1,8 @@
 // The request/response workloads: put, get (linearizable or serializable) and
 // txn-cas. Each client keeps one request outstanding and sends the next when the
-// answer arrives (a closed loop, as etcd's benchmark tool does); clients are
+// answer arrives (a closed loop, as etcd's benchmark tool does), or, with
+// --put-rate, not before its next slot in a fixed schedule (a paced closed loop:
+// after a slow answer it sends the requests it is late for at once); clients are
 // spread over the connections and the completion-queue threads round-robin.
 #include <grpcpp/alarm.h>
 
@@ -10,6 +12,7 @@
 
 #include "bench_util.h"
 #include "etcd_load.h"
+#include "etcd_load_limits.h"
 
 namespace meridian::bench::etcd_load {
 
@@ -20,7 +23,7 @@ constexpr auto kErrorBackoff = std::chrono::milliseconds(10);
 
 enum class Kind { kPut, kGet, kGetSerializable, kTxnCas };
 
-const char* prefix_of(Kind kind) {
+const char* default_prefix_of(Kind kind) {
   switch (kind) {
     case Kind::kPut:
       return "put/";
@@ -33,12 +36,17 @@ const char* prefix_of(Kind kind) {
   return "";
 }
 
+std::string prefix_of(Kind kind, const Options& options) {
+  return options.key_prefix.empty() ? default_prefix_of(kind) : options.key_prefix;
+}
+
 // What the clients share: the measured window and when to stop. Written before
 // the clients start, then only through the atomics.
 struct Window {
-  Clock::time_point start;  // measuring begins (after the warmup)
-  Clock::time_point end;    // no request is sent after this
-  uint64_t max_ops = 0;     // 0: no bound
+  Clock::time_point start;               // measuring begins (after the warmup)
+  Clock::time_point end;                 // no request is sent after this
+  const WindowAction* action = nullptr;  // null: no --compact-at/--defrag-at
+  uint64_t max_ops = 0;                  // 0: no bound
   std::atomic<uint64_t> measured{0};
   std::atomic<Clock::rep> stopped_at{0};  // when max_ops was reached; 0 if not
   std::atomic<uint64_t> active{0};        // clients still running
@@ -51,6 +59,8 @@ struct Window {
 // Counters of one completion-queue thread (its clients run only on it).
 struct ThreadStats {
   Samples latencies;
+  Samples during_action;  // requests sent while the window's action ran
+  Samples from_slot;      // paced: from the request's slot, so waiting to send counts too
   uint64_t errors = 0;
   uint64_t cas_succeeded = 0;
   uint64_t cas_failed = 0;
@@ -70,14 +80,29 @@ class Client final : public Pending {
         window_(window),
         rng_(id * 7919 + 1),
         value_(random_bytes(options.value_bytes, id + 1)),
-        cas_key_(key_of(prefix_of(kind), id % options.keys)),
+        prefix_(prefix_of(kind, options)),
+        cas_key_(key_of(prefix_, id % options.keys)),
         last_seen_(value_) {}
+
+  // The first request; paced clients start a slot apart so they do not send in step.
+  void begin(Clock::time_point now) {
+    if (options_.put_rate > 0) {
+      interval_ = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(static_cast<double>(options_.clients) / options_.put_rate));
+      next_slot_ =
+          now + interval_ * static_cast<int64_t>(id_) / static_cast<int64_t>(options_.clients);
+    }
+    send_when_due();
+  }
 
   void issue() {
     ctx_ = std::make_unique<grpc::ClientContext>();
     ctx_->set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(options_.timeout_ms));
     sent_ = Clock::now();
+    if (interval_ == Clock::duration::zero()) {
+      slot_ = sent_;
+    }
     switch (kind_) {
       case Kind::kPut:
         put_.set_key(random_key());
@@ -118,6 +143,12 @@ class Client final : public Pending {
         uint64_t n = window_->measured.fetch_add(1) + 1;
         if (window_->max_ops == 0 || n <= window_->max_ops) {
           stats_->latencies.add(now - sent_);
+          if (interval_ != Clock::duration::zero()) {
+            stats_->from_slot.add(now - slot_);
+          }
+          if (window_->action != nullptr && window_->action->during(sent_)) {
+            stats_->during_action.add(now - sent_);
+          }
         }
         if (n == window_->max_ops) {
           window_->stopped_at.store(now.time_since_epoch().count());
@@ -133,7 +164,7 @@ class Client final : public Pending {
       backoff_.Set(cq_, std::chrono::system_clock::now() + kErrorBackoff, &backoff_tag_);
       return;
     }
-    issue();
+    send_when_due();
   }
 
   void after_backoff() {
@@ -141,11 +172,39 @@ class Client final : public Pending {
       window_->active.fetch_sub(1);
       return;
     }
-    issue();
+    send_when_due();
   }
 
  private:
-  std::string random_key() { return key_of(prefix_of(kind_), rng_() % options_.keys); }
+  // Unpaced: now. Paced: at the next slot, or now if that has passed.
+  void send_when_due() {
+    if (interval_ == Clock::duration::zero()) {
+      issue();
+      return;
+    }
+    const Clock::time_point slot = next_slot_;
+    slot_ = slot;
+    next_slot_ += interval_;
+    const Clock::time_point now = Clock::now();
+    if (slot <= now) {
+      issue();
+      return;
+    }
+    // Never wait past the window's end (a slow rate would hold up the finish).
+    // The alarm's clock is the system clock: convert the wait, not the time point.
+    const Clock::duration wait = std::min(slot, window_->end) - now;
+    backoff_.Set(cq_, std::chrono::system_clock::now() + wait, &pace_tag_);
+  }
+
+  void after_pace() {
+    if (window_->over(Clock::now())) {
+      window_->active.fetch_sub(1);
+      return;
+    }
+    issue();
+  }
+
+  std::string random_key() { return key_of(prefix_, rng_() % options_.keys); }
 
   // Compare the key's value with the last value this client saw; if equal, put a
   // new one, else read the current one (to compare with next time).
@@ -188,13 +247,18 @@ class Client final : public Pending {
   Window* const window_;
   std::mt19937_64 rng_;
   const std::string value_;
+  const std::string prefix_;
   const std::string cas_key_;
   std::string last_seen_;
   std::string next_value_;
   uint64_t counter_ = 0;
+  Clock::duration interval_{0};  // between a paced client's requests; 0: unpaced
+  Clock::time_point next_slot_;
+  Clock::time_point slot_;  // when the request under way should have gone (paced)
 
-  grpc::Alarm backoff_;
+  grpc::Alarm backoff_;  // also the pacing wait: a client waits for one thing at a time
   CallbackTag backoff_tag_{[this](bool) { after_backoff(); }};
+  CallbackTag pace_tag_{[this](bool) { after_pace(); }};
   std::unique_ptr<grpc::ClientContext> ctx_;
   Clock::time_point sent_;
   grpc::Status status_;
@@ -232,10 +296,10 @@ bool run_unary(const Options& options, Report* report) {
   // Reads need keys to find; each CAS key starts at the value its client expects
   // (a compare on a missing key's value always fails in etcd).
   const auto timeout = std::chrono::milliseconds(options.timeout_ms);
-  if (kind == Kind::kGet || kind == Kind::kGetSerializable) {
+  if ((kind == Kind::kGet || kind == Kind::kGetSerializable) && options.preload) {
     std::string value = random_bytes(options.value_bytes, 0);
     if (!preload(
-            stubs[0].get(), prefix_of(kind), options.keys, [&](uint64_t) { return value; },
+            stubs[0].get(), prefix_of(kind, options), options.keys, [&](uint64_t) { return value; },
             timeout)) {
       return false;
     }
@@ -245,6 +309,8 @@ bool run_unary(const Options& options, Report* report) {
   std::vector<ThreadStats> stats(threads.size());
   Window window;
   window.max_ops = options.max_ops;
+  WindowAction action(options);
+  window.action = action.wanted() ? &action : nullptr;
   std::vector<std::unique_ptr<Client>> clients;
   for (uint64_t i = 0; i < options.clients; ++i) {
     clients.push_back(std::make_unique<Client>(kind, i, options, stubs[i % stubs.size()].get(),
@@ -255,7 +321,7 @@ bool run_unary(const Options& options, Report* report) {
     // Key cas/k starts at client k's first expected value; clients sharing it
     // (keys < clients) learn the current value from their first failed compare.
     if (!preload(
-            stubs[0].get(), prefix_of(kind), std::min(options.keys, options.clients),
+            stubs[0].get(), prefix_of(kind, options), std::min(options.keys, options.clients),
             [&](uint64_t k) { return random_bytes(options.value_bytes, k + 1); }, timeout)) {
       return false;
     }
@@ -269,8 +335,13 @@ bool run_unary(const Options& options, Report* report) {
   window.end = window.start + measured;
   window.active = clients.size();
   threads.start();
+  const Clock::time_point began = Clock::now();
   for (auto& client : clients) {
-    client->issue();
+    client->begin(began);
+  }
+  std::vector<std::pair<std::string, std::string>> action_fields;
+  if (window.action != nullptr) {
+    action_fields = action.run(window.start);
   }
   while (window.active.load() != 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -285,8 +356,12 @@ bool run_unary(const Options& options, Report* report) {
   report->seconds = std::chrono::duration<double>(end - window.start).count();
   uint64_t succeeded = 0;
   uint64_t failed = 0;
+  Samples during;
+  Samples from_slot;
   for (ThreadStats& s : stats) {
     report->latencies.merge(s.latencies);
+    during.merge(s.during_action);
+    from_slot.merge(s.from_slot);
     report->errors += s.errors;
     succeeded += s.cas_succeeded;
     failed += s.cas_failed;
@@ -298,6 +373,21 @@ bool run_unary(const Options& options, Report* report) {
   if (kind == Kind::kTxnCas) {
     report->extra.emplace_back("succeeded", std::to_string(succeeded));
     report->extra.emplace_back("compare_failed", std::to_string(failed));
+  }
+  if (options.put_rate > 0) {
+    char p99[32];
+    std::snprintf(p99, sizeof p99, "%.0f", from_slot.percentile_us(99));
+    report->extra.emplace_back("slot_p99_us", p99);
+  }
+  if (window.action != nullptr) {
+    char p50[32];
+    char p99[32];
+    std::snprintf(p50, sizeof p50, "%.0f", during.percentile_us(50));
+    std::snprintf(p99, sizeof p99, "%.0f", during.percentile_us(99));
+    report->extra.emplace_back("during_ops", std::to_string(during.count()));
+    report->extra.emplace_back("during_p50_us", p50);
+    report->extra.emplace_back("during_p99_us", p99);
+    report->extra.insert(report->extra.end(), action_fields.begin(), action_fields.end());
   }
   return true;
 }

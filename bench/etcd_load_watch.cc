@@ -4,7 +4,9 @@
 // rate or as fast as one client can. Every watcher must see every acknowledged
 // put exactly once, in revision order. Reported: events delivered per second
 // (first put sent to last event received), event latency (put sent to event
-// received; the send time travels in the value) and watchers' missing events.
+// received; the send time travels in the value) and watchers' missing events,
+// and the writer's put latency. --stalled-streams adds streams that never read
+// (etcd_load_limits.h), opened once the counted watchers exist.
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 
 #include "bench_util.h"
 #include "etcd_load.h"
+#include "etcd_load_limits.h"
 
 namespace meridian::bench::etcd_load {
 
@@ -219,6 +222,7 @@ class WatchStream {
 };
 
 struct WriterResult {
+  Samples latencies;  // of the puts
   uint64_t acked = 0;
   uint64_t errors = 0;
   Clock::time_point first_sent{};
@@ -255,6 +259,7 @@ WriterResult write_stream(const Options& options, etcdserverpb::KV::Stub* kv) {
     if (status.ok()) {
       ++result.acked;
       result.last_acked = Clock::now();
+      result.latencies.add(result.last_acked - sent);
     } else if (result.errors++ == 0) {
       std::fprintf(stderr, "writer: put failed: %s\n", status.error_message().c_str());
     }
@@ -309,9 +314,18 @@ bool run_watch(const Options& options, Report* report) {
   const double setup_s = seconds_between(setup_start, Clock::now());
   bool ok = ready && shared.broken_streams.load() == 0;
   WriterResult writer;
+  StalledStreams stalled(options);
   if (ok) {
     std::fprintf(stderr, "%" PRIu64 " watchers on %" PRIu64 " streams created in %.2f s\n",
                  options.watchers, options.streams, setup_s);
+    ok = stalled.start(kPrefix, kPrefixEnd);
+  }
+  if (ok && options.stalled_streams > 0) {
+    // Nothing confirms the stalled creates (their answers are never read); give
+    // the server a moment to take them before the writer starts.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (ok) {
     writer = write_stream(options, kv.get());
     const uint64_t expected = writer.acked * options.watchers;
     wait_for([&] { return shared.events.load() >= expected; },
@@ -321,6 +335,7 @@ bool run_watch(const Options& options, Report* report) {
     std::fprintf(stderr, "error: %" PRIu64 " of %" PRIu64 " watchers created in %.2f s\n",
                  shared.created.load(), options.watchers, setup_s);
   }
+  stalled.stop();
   shared.cancelling = true;
   for (auto& stream : streams) {
     stream->cancel();
@@ -363,6 +378,10 @@ bool run_watch(const Options& options, Report* report) {
                 put_s > 0 ? static_cast<double>(writer.acked) / put_s : 0);
   char setup[32];
   std::snprintf(setup, sizeof setup, "%.2f", setup_s);
+  char put_p50[32];
+  char put_p99[32];
+  std::snprintf(put_p50, sizeof put_p50, "%.0f", writer.latencies.percentile_us(50));
+  std::snprintf(put_p99, sizeof put_p99, "%.0f", writer.latencies.percentile_us(99));
   report->extra = {{"watchers", std::to_string(options.watchers)},
                    {"streams", std::to_string(options.streams)},
                    {"puts", std::to_string(writer.acked)},
@@ -371,7 +390,13 @@ bool run_watch(const Options& options, Report* report) {
                    {"extra", std::to_string(extra)},
                    {"out_of_order", std::to_string(out_of_order)},
                    {"broken_streams", std::to_string(shared.broken_streams.load())},
-                   {"setup_s", setup}};
+                   {"setup_s", setup},
+                   {"put_p50_us", put_p50},
+                   {"put_p99_us", put_p99}};
+  if (options.stalled_streams > 0) {
+    Fields more = stalled.fields();
+    report->extra.insert(report->extra.end(), more.begin(), more.end());
+  }
   return true;
 }
 
