@@ -110,6 +110,9 @@ std::vector<std::shared_ptr<grpc::Channel>> make_channels(const Options& options
 // within `timeout`.
 bool connect_all(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
                  std::chrono::milliseconds timeout);
+// make_channels, connect_all within the request timeout, and a KV stub on each
+// channel; empty (with a message) if a channel did not connect.
+std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> connect_kv_stubs(const Options& options);
 
 // Latencies of one thread, in nanoseconds; bounded so a long run cannot exhaust
 // memory (beyond the bound it keeps counting but stops keeping samples).

@@ -89,6 +89,14 @@ bool connect_all(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
   return true;
 }
 
+std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> connect_kv_stubs(const Options& options) {
+  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs;
+  auto channels = make_channels(options);
+  if (!connect_all(channels, std::chrono::milliseconds(options.timeout_ms))) return stubs;
+  for (auto& channel : channels) stubs.push_back(etcdserverpb::KV::NewStub(channel));
+  return stubs;
+}
+
 void Samples::add(Clock::duration latency) {
   ++count_;
   if (ns_.size() < kSamplesMax) {

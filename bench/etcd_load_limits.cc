@@ -211,14 +211,8 @@ std::string prefix_end(const std::string& prefix) {
 }
 
 bool run_fill(const Options& options, Report* report) {
-  auto channels = make_channels(options);
-  if (!connect_all(channels, std::chrono::milliseconds(options.timeout_ms))) {
-    return false;
-  }
-  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs;
-  for (auto& channel : channels) {
-    stubs.push_back(etcdserverpb::KV::NewStub(channel));
-  }
+  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs = connect_kv_stubs(options);
+  if (stubs.empty()) return false;
   const uint64_t per_txn =
       std::clamp<uint64_t>(options.txn_bytes / options.value_bytes, 1, kFillPutsPerTxnMax);
   FillShared shared;

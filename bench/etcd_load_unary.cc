@@ -284,14 +284,8 @@ Kind parse_kind(const std::string& workload) {
 
 bool run_unary(const Options& options, Report* report) {
   const Kind kind = parse_kind(options.workload);
-  auto channels = make_channels(options);
-  if (!connect_all(channels, std::chrono::milliseconds(options.timeout_ms))) {
-    return false;
-  }
-  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs;
-  for (auto& channel : channels) {
-    stubs.push_back(etcdserverpb::KV::NewStub(channel));
-  }
+  std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> stubs = connect_kv_stubs(options);
+  if (stubs.empty()) return false;
 
   // Reads need keys to find; each CAS key starts at the value its client expects
   // (a compare on a missing key's value always fails in etcd).
