@@ -1,7 +1,5 @@
 #include "api/api_testing.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/loopback_port.h"
 #include "base/strings.h"
 #include "node/map_state_machine.h"
 
@@ -31,21 +30,6 @@ std::unique_ptr<grpc::ClientContext> client_context() {
 
 }  // namespace
 
-uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 pb::RangeRequest range_request(const std::string& key, const std::string& range_end) {
   pb::RangeRequest req;
   req.set_key(key);
@@ -66,7 +50,7 @@ EtcdTestCluster::EtcdTestCluster(EtcdTestOptions options) : options_(options) {
   std::map<raft::NodeId, std::string> members;
   std::vector<uint16_t> ports;
   for (int i = 1; i <= options.size; ++i) {
-    ports.push_back(free_loopback_port());
+    ports.push_back(base::free_loopback_port());
     members[raft::NodeId{static_cast<uint64_t>(i)}] = cat("127.0.0.1:", ports.back());
   }
   nodes_.resize(options.size);  // never resized again: the factories point into it

@@ -86,9 +86,6 @@ class EtcdTestCluster {
   std::vector<Member> nodes_;
 };
 
-// A TCP port of 127.0.0.1 that was free a moment ago (bound, then released).
-uint16_t free_loopback_port();
-
 // A key range request of one key, or of [key, range_end).
 etcdserverpb::RangeRequest range_request(const std::string& key, const std::string& range_end = "");
 etcdserverpb::PutRequest put_request(const std::string& key, const std::string& value);

@@ -1,7 +1,5 @@
 #include "node/node_testing.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "base/loopback_port.h"
 #include "base/strings.h"
 #include "node/map_state_machine.h"
 
@@ -18,29 +17,13 @@ using base::cat;
 using base::Result;
 using base::Status;
 
-uint16_t pick_free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return 0;  // the caller's bind then fails with a clear error
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 NodeCluster::NodeCluster(int size, std::function<void(NodeOptions&)> tweak) {
   char tmpl[] = "/tmp/meridian-node-test-XXXXXX";
   root_ = ::mkdtemp(tmpl);
   std::map<raft::NodeId, std::string> members;
   std::vector<uint16_t> ports;
   for (int i = 1; i <= size; ++i) {
-    ports.push_back(pick_free_port());
+    ports.push_back(base::free_loopback_port());
     members[raft::NodeId{static_cast<uint64_t>(i)}] = cat("127.0.0.1:", ports.back());
   }
   for (int i = 1; i <= size; ++i) {

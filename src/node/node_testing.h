@@ -14,9 +14,6 @@
 
 namespace meridian::node {
 
-// A free TCP port on 127.0.0.1 (bound and released; the test binds it again soon).
-uint16_t pick_free_port();
-
 class NodeCluster {
  public:
   // `tweak` adjusts every node's options (ticks, snapshot thresholds, groups).
