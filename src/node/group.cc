@@ -268,7 +268,7 @@ bool Group::only_commit_moved(const raft::Ready& rd) {
 }
 
 void Group::process_ready() {
-  ask_read_round(Clock::now());
+  if (!unasked_reads_.empty()) ask_read_round(Clock::now());
   while (!persisting_ && replica_->has_ready()) {
     auto rd = std::make_shared<raft::Ready>(replica_->ready());
     if (rd->soft_state) {
