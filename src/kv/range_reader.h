@@ -47,15 +47,30 @@ class KeyScanner final : public KvSource {
   // Keys of etcd's range forms (key, range_end) at `revision` (>= 1), read from
   // `db`'s current state.
   KeyScanner(rocksdb::DB& db, std::string_view key, std::string_view range_end, int64_t revision);
+  ~KeyScanner() override;
   const KvRef* next() override;
 
  private:
   // Moves the iterator past the versions of current_, to the next user key.
   void skip_rest_of_key();
+  // Continues the scan, from the key after current_, on an iterator that leaves
+  // RocksDB's block cache as it is.
+  void stop_filling_cache();
 
+  struct SnapshotRelease {
+    rocksdb::DB* db;
+    void operator()(const rocksdb::Snapshot* s) const { db->ReleaseSnapshot(s); }
+  };
+
+  rocksdb::DB& db_;
   VersionKeyBounds bounds_;
   rocksdb::Slice upper_;
+  // A range reads one snapshot, whichever iterator it is on (a compaction
+  // between the two must not show).
+  std::unique_ptr<const rocksdb::Snapshot, SnapshotRelease> snapshot_;
   std::unique_ptr<rocksdb::Iterator> it_;
+  uint64_t returned_ = 0;  // kvs returned
+  bool filling_cache_ = true;
   int64_t revision_;
   bool single_key_;  // a range of one key: done after its kv
   bool started_ = false;
