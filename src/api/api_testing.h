@@ -26,6 +26,7 @@ struct EtcdTestOptions {
   kv::Limits limits;
   uint32_t proposal_timeout_ms = 3000;
   int election_ticks = 10;  // of 20 ms
+  uint64_t release_after_answer_bytes = 4ull << 20;
 };
 
 class EtcdTestCluster {

@@ -34,6 +34,10 @@ struct EtcdServerOptions {
   // stream's watchers fall back to catching up from the store.
   uint64_t watch_stream_queue_bytes = 4ull << 20;
   uint32_t progress_notify_ms = 600000;  // etcd's default: 10 minutes
+  // Range answers of at least this many key and value bytes are followed, once
+  // gRPC has freed them, by handing the allocator's free memory back to the
+  // kernel (range_allocator.h).
+  uint64_t release_after_answer_bytes = 4ull << 20;
 };
 
 // What the services need from the node. The server does not own them; stop()

@@ -11,6 +11,7 @@
 
 #include "api/grpc_errors.h"
 #include "api/response_header.h"
+#include "base/free_memory.h"
 #include "kv/command.h"
 
 namespace meridian::api {
@@ -59,6 +60,9 @@ struct KvService::Shared {
   bool stopped = false;                                 // guarded by mu
   uint64_t next_call = 0;                               // guarded by mu
   std::map<uint64_t, std::shared_ptr<Call>> in_flight;  // guarded by mu
+  // A release of free memory is queued on the read pool and has not started.
+  std::atomic<bool> release_queued{false};
+  observe::Counter* memory_releases = nullptr;
 
   kv::MvccStore& store() const { return backend.kv->store(); }
 };
@@ -139,6 +143,20 @@ void submit(const SharedPtr& shared, const CallPtr& call, std::function<void()> 
     }
   }
   if (!refused.ok()) call->fail(refused);
+}
+
+// Queues base::release_free_memory() on the read pool (it walks the heaps: not
+// on a gRPC thread); answers freed while one is queued share it.
+void release_after_large_answer(const SharedPtr& shared) {
+  if (shared->release_queued.exchange(true, std::memory_order_acq_rel)) return;
+  std::lock_guard lock(shared->mu);
+  const bool queued = shared->pool != nullptr && shared->pool->submit([shared] {
+    // Cleared first: an answer freed during this release queues the next one.
+    shared->release_queued.store(false, std::memory_order_release);
+    base::release_free_memory();
+    shared->memory_releases->add();
+  });
+  if (!queued) shared->release_queued.store(false, std::memory_order_release);
 }
 
 // How much a read may do where it stands (a gRPC thread, or the raft thread
@@ -252,6 +270,14 @@ KvService::KvService(const EtcdServerOptions& options, const EtcdBackend& backen
                            "Time from receiving an etcd KV request to answering it.",
                            observe::exponential_buckets(0.0001, 2, 18), labels);
   }
+  shared_->memory_releases = metrics->counter(
+      "meridian_etcd_memory_releases_total",
+      "Times the allocator's free memory was handed back to the kernel after large Range "
+      "answers were freed.");
+  range_allocator_ =
+      std::make_unique<RangeAllocator>(options.release_after_answer_bytes,
+                                       [shared = shared_] { release_after_large_answer(shared); });
+  SetMessageAllocatorFor_Range(range_allocator_.get());
 }
 
 KvService::~KvService() { stop(); }

@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "api/etcd_server.h"
+#include "api/range_allocator.h"
 #include "api/read_pool.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 
@@ -56,6 +57,7 @@ class KvService final : public etcdserverpb::KV::CallbackService {
 
  private:
   std::shared_ptr<Shared> shared_;
+  std::unique_ptr<RangeAllocator> range_allocator_;
 };
 
 // True if a read-only Txn may be served without a ReadIndex round: etcd serves

@@ -326,6 +326,36 @@ TEST_F(KvServiceTest, MetricsCountRequestsErrorsAndLatency) {
   EXPECT_THAT(text, HasSubstr("meridian_etcd_kv_request_seconds_count{method=\"Range\"} 1"));
 }
 
+// A Range answer of at least release_after_answer_bytes is followed, after gRPC
+// frees it, by one release of free memory; smaller answers by none.
+TEST(KvServiceMemoryTest, LargeAnswersAreFollowedByAMemoryRelease) {
+  EtcdTestOptions options;
+  options.release_after_answer_bytes = 64 * 1024;
+  EtcdTestCluster c(options);
+  const int leader = c.start(kWait);
+  ASSERT_NE(leader, 0);
+  const std::string value(10 * 1024, 'v');
+  for (int i = 0; i < 10; ++i) ASSERT_GRPC_OK(c.put(leader, cat("big/", i), value));
+  const std::string counter = "\nmeridian_etcd_memory_releases_total ";
+  auto releases = [&] {
+    const std::string text = c.metrics(leader).render();
+    const size_t at = text.find(counter);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + counter.size()));
+  };
+  pb::RangeResponse small;
+  ASSERT_GRPC_OK(c.range(leader, range_request("big/0", "big/3"), &small));  // 30 KiB
+  ASSERT_EQ(small.kvs_size(), 3);
+  pb::RangeResponse large;
+  ASSERT_GRPC_OK(c.range(leader, range_request("big/", "big0"), &large));  // 100 KiB
+  ASSERT_EQ(large.kvs_size(), 10);
+  // The release follows gRPC's freeing of the answer, after the client has it.
+  for (int n = 0; n < 1000 && releases() < 1; ++n) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_EQ(releases(), 1);
+  ASSERT_GRPC_OK(c.range(leader, range_request("big/0", "big/3"), &small));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(releases(), 1);  // a small answer releases nothing
+}
+
 // A write that cannot commit (no quorum) waits in the node; stopping the server
 // answers it at once with etcd's "server stopped", not after the timeout.
 TEST(KvServiceStopTest, StopAnswersWaitingRequests) {
