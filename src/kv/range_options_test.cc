@@ -295,7 +295,6 @@ TEST_F(BoundedRangeTest, OneKvLargerThanTheBoundIsStillReturned) {
   EXPECT_TRUE(r.more());
 }
 
-
 // A range past the first 10,000 kvs goes on on another iterator (one that does
 // not fill the block cache, range_reader.cc): nothing is lost, repeated or
 // mixed up at the switch, at the latest revision and at an older one.
