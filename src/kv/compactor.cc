@@ -9,6 +9,7 @@
 
 #include "base/assert.h"
 #include "base/thread_name.h"
+#include "base/thread_priority.h"
 #include "kv/record_codec.h"
 #include "kv/rocksdb_options.h"
 #include "kv/store_impl.h"
@@ -149,6 +150,7 @@ void Compactor::reset(Revision cursor, int64_t target) {
 
 void Compactor::run() {
   base::set_thread_name("kv-compactor");
+  base::lower_this_thread_priority();
   while (true) {
     std::unique_lock work(work_mu_);
     Revision cursor;

@@ -69,6 +69,10 @@ rocksdb::Options rocksdb_options(const StoreOptions& options) {
   // Flushes and compactions share two background threads: the machine's cores
   // are also the Raft, network and gRPC threads'.
   o.max_background_jobs = 2;
+  // Compactions (the low-priority pool) at background priority, as the store's
+  // own compactor (base/thread_priority.h); flushes stay at normal priority,
+  // since writes stall when memtables cannot be flushed.
+  o.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
   // Write dirty pages back steadily rather than in bursts at file close.
   o.bytes_per_sync = kMiB;
   o.wal_bytes_per_sync = kMiB;
