@@ -13,6 +13,12 @@ namespace {
 // to wait by not reading its next request while this many are queued.
 constexpr size_t kControlBacklogMax = 1024;
 
+// Responses taken from the hub in one lock round, and the event bytes that end
+// a round early (what a stalled client holds back outside the hub's bound stays
+// small).
+constexpr size_t kPopCountMax = 64;
+constexpr uint64_t kPopBytesMax = 256 << 10;
+
 // Bytes an event adds to a response: its own size, the field tag and the
 // length prefix (at most 5 bytes for any size a response can have).
 size_t event_wire_bytes(const mvccpb::Event& ev) { return ev.ByteSizeLong() + 6; }
@@ -97,24 +103,31 @@ void WatchStreamReactor::handle_locked(const etcdserverpb::WatchRequest& req) {
 void WatchStreamReactor::try_write() {
   std::unique_lock lock(mu_);
   if (finishing_ || write_in_flight_) return;
-  if (fragments_.empty()) {
-    etcdserverpb::WatchResponse resp;
-    bool fragment = false;
-    if (!stream_->pop(&resp, &fragment)) return;
-    stamp_header(&resp);
-    if (fragment) {
-      for (auto& part : split_fragments(std::move(resp), fragment_limit_bytes_)) {
-        fragments_.push_back(std::move(part));
+  if (pending_.empty()) {
+    std::vector<kv::WatchStream::Popped> popped;
+    if (stream_->pop_many(kPopCountMax, kPopBytesMax, &popped) == 0) return;
+    for (kv::WatchStream::Popped& p : popped) {
+      stamp_header(&p.resp);
+      if (p.fragment) {
+        for (auto& part : split_fragments(std::move(p.resp), fragment_limit_bytes_)) {
+          pending_.push_back(std::move(part));
+        }
+      } else {
+        pending_.push_back(std::move(p.resp));
       }
-    } else {
-      fragments_.push_back(std::move(resp));
     }
   }
-  resp_ = std::move(fragments_.front());
-  fragments_.pop_front();
+  resp_ = std::move(pending_.front());
+  pending_.pop_front();
+  // More of the batch behind this one: it may wait in gRPC's buffer for the
+  // last, which goes without the hint and flushes them (see the header). A
+  // hinted write is thus always followed by another write of this stream or by
+  // Finish.
+  grpc::WriteOptions options;
+  if (wrote_once_ && !pending_.empty()) options.set_buffer_hint();
   write_in_flight_ = true;
   lock.unlock();
-  StartWrite(&resp_);
+  StartWrite(&resp_, options);
 }
 
 void WatchStreamReactor::OnWriteDone(bool ok) {
@@ -123,6 +136,7 @@ void WatchStreamReactor::OnWriteDone(bool ok) {
   {
     std::lock_guard lock(mu_);
     write_in_flight_ = false;
+    wrote_once_ = true;
     if (!ok && !finishing_) {
       finishing_ = true;  // the client is gone
       final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "watch stream write failed");

@@ -102,6 +102,16 @@ class WatchStream {
   // the caller), and whether its watcher asked for fragmentation. False when the
   // queue is empty or the stream is closed.
   bool pop(etcdserverpb::WatchResponse* out, bool* fragment);
+  // The next responses at once (one lock round for all of them): at most
+  // `max_count`, and no more once their events reach `max_bytes` or a quarter
+  // of the stream's queue bound (what the caller holds is outside the hub's
+  // bound; at least one is taken). Each comes with whether its watcher asked
+  // for fragmentation; appended to *out. Returns how many were taken.
+  struct Popped {
+    etcdserverpb::WatchResponse resp;
+    bool fragment = false;
+  };
+  size_t pop_many(size_t max_count, uint64_t max_bytes, std::vector<Popped>* out);
   // Control responses (created, canceled, progress) queued: the reader stops
   // taking requests while too many wait, since they are not bounded by bytes.
   size_t control_backlog() const;

@@ -92,6 +92,28 @@ bool WatchStream::pop(etcdserverpb::WatchResponse* out, bool* fragment) {
   return true;
 }
 
+size_t WatchStream::pop_many(size_t max_count, uint64_t max_bytes, std::vector<Popped>* out) {
+  // Items of each response, taken under one lock round; the responses (copies
+  // of keys and values) are built after it.
+  std::vector<std::vector<QueueItem>> groups;
+  {
+    std::lock_guard lock(hub_->mu_);
+    max_bytes = std::min(max_bytes, hub_->options_.stream_queue_bytes / 4);
+    uint64_t bytes = 0;
+    while (groups.size() < max_count && (groups.empty() || bytes < max_bytes)) {
+      std::vector<QueueItem> items;
+      if (!hub_->pop_locked(*this, &items)) break;
+      for (const QueueItem& item : items) bytes += item.bytes;
+      groups.push_back(std::move(items));
+    }
+  }
+  for (const auto& items : groups) {
+    Popped& p = out->emplace_back();
+    build_response(items, &p.resp, &p.fragment);
+  }
+  return groups.size();
+}
+
 // Takes the front item; event items of the same watcher right behind it join it
 // (one response with several revisions, as etcd's catch-up sends) up to
 // response_merge_bytes.
