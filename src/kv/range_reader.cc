@@ -48,8 +48,6 @@ KeyScanner::KeyScanner(rocksdb::DB& db, std::string_view key, std::string_view r
   it_.reset(db.NewIterator(ro));
 }
 
-KeyScanner::~KeyScanner() { it_.reset(); }  // before the snapshot it reads
-
 void KeyScanner::stop_filling_cache() {
   rocksdb::ReadOptions ro = total_order_read_options();
   ro.snapshot = snapshot_.get();

@@ -47,7 +47,6 @@ class KeyScanner final : public KvSource {
   // Keys of etcd's range forms (key, range_end) at `revision` (>= 1), read from
   // `db`'s current state.
   KeyScanner(rocksdb::DB& db, std::string_view key, std::string_view range_end, int64_t revision);
-  ~KeyScanner() override;
   const KvRef* next() override;
 
  private:
@@ -66,7 +65,7 @@ class KeyScanner final : public KvSource {
   VersionKeyBounds bounds_;
   rocksdb::Slice upper_;
   // A range reads one snapshot, whichever iterator it is on (a compaction
-  // between the two must not show).
+  // between the two must not show). Declared before it_, so released after it.
   std::unique_ptr<const rocksdb::Snapshot, SnapshotRelease> snapshot_;
   std::unique_ptr<rocksdb::Iterator> it_;
   uint64_t returned_ = 0;  // kvs returned

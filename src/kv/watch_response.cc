@@ -2,6 +2,7 @@
 // under the hub's lock, the response (copies of keys and values) is built
 // without it.
 #include <algorithm>
+#include <limits>
 
 #include "kv/watch_hub.h"
 
@@ -83,12 +84,10 @@ EventBatch::EventBatch(std::vector<mvccpb::Event> evs) : events(std::move(evs)) 
 }
 
 bool WatchStream::pop(etcdserverpb::WatchResponse* out, bool* fragment) {
-  std::vector<QueueItem> items;
-  {
-    std::lock_guard lock(hub_->mu_);
-    if (!hub_->pop_locked(*this, &items)) return false;
-  }
-  build_response(items, out, fragment);
+  std::vector<Popped> one;
+  if (pop_many(1, std::numeric_limits<uint64_t>::max(), &one) == 0) return false;
+  *out = std::move(one.front().resp);
+  *fragment = one.front().fragment;
   return true;
 }
 
