@@ -27,6 +27,7 @@ enum class PlantedBug : uint8_t {
   kVoteWithoutLogCheck,     // grant votes without the §5.4.1 up-to-date check
   kAckBeforePersist,        // a follower acknowledges entries before they are durable
   kReadIndexWithoutQuorum,  // serve ReadIndex without confirming leadership
+  kCoalesceRejections,      // merge an append rejection into an acknowledgement
 };
 
 struct Config {

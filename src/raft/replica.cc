@@ -1,6 +1,7 @@
 #include "raft/replica.h"
 
 #include "base/assert.h"
+#include "raft/message_coalescing.h"
 #include "raft/raft.h"
 
 namespace meridian::raft {
@@ -93,6 +94,10 @@ Ready Replica::ready() {
   rd.entries = log.unstable_entries();
   rd.messages = raft_->take_messages();
   rd.messages_after_persist = raft_->take_messages_after_persist();
+  const uint64_t append_bytes_max = raft_->config().append_bytes_max;
+  const bool merge_rejections = MERIDIAN_PLANTED(raft_->config(), kCoalesceRejections);
+  coalesce_messages(rd.messages, append_bytes_max, merge_rejections);
+  coalesce_messages(rd.messages_after_persist, append_bytes_max, merge_rejections);
   rd.read_states = raft_->take_read_states();
   // Committed entries may include this Ready's own entries: the host persists
   // before it applies.

@@ -46,7 +46,8 @@ void print_usage(FILE* out) {
                "                    [--trace] [--jobs N] [--verbose]\n"
                "  LIST: drop,dup,delay,partition,oneway,crash,disk,membership,snapshot\n"
                "  NAME: none, commit-old-term, vote-without-log-check, ack-before-persist,\n"
-               "        read-index-without-quorum (meridian-sim-planted only)\n");
+               "        read-index-without-quorum, coalesce-rejections\n"
+               "        (meridian-sim-planted only)\n");
 }
 
 int usage(const char* why) {

@@ -279,6 +279,8 @@ const char* planted_bug_name(raft::PlantedBug bug) {
       return "ack-before-persist";
     case raft::PlantedBug::kReadIndexWithoutQuorum:
       return "read-index-without-quorum";
+    case raft::PlantedBug::kCoalesceRejections:
+      return "coalesce-rejections";
   }
   return "unknown";
 }
@@ -287,7 +289,7 @@ bool parse_planted_bug(const std::string& name, raft::PlantedBug& bug) {
   for (raft::PlantedBug b :
        {raft::PlantedBug::kNone, raft::PlantedBug::kCommitOldTermByCount,
         raft::PlantedBug::kVoteWithoutLogCheck, raft::PlantedBug::kAckBeforePersist,
-        raft::PlantedBug::kReadIndexWithoutQuorum}) {
+        raft::PlantedBug::kReadIndexWithoutQuorum, raft::PlantedBug::kCoalesceRejections}) {
     if (name == planted_bug_name(b)) {
       bug = b;
       return true;
