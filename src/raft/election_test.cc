@@ -158,6 +158,35 @@ TEST(Election, CandidateStepsDownOnHigherTerm) {
   EXPECT_EQ(c.replica(kN1).leader(), kN3);
 }
 
+// Figure 2 ("if RPC request or response contains term T > currentTerm ... convert
+// to follower"): a follower answers a stale leader's heartbeat with its term even
+// without pre-vote and check-quorum. The candidate that raised that term may not
+// count the stale leader among its voters (an older configuration), so its vote
+// requests alone need not ever reach it; the simulator found a joint
+// configuration that stalled that way.
+TEST(Election, StaleLeaderLearnsTheTermFromAFollowerItContacts) {
+  TestCluster c(3, [](Config& cfg) {
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+  });
+  ASSERT_TRUE(c.elect(kN1));
+  c.isolate(kN2);
+  for (int i = 0; i < 2; ++i) {
+    c.campaign(kN2);  // its vote requests are lost
+    ASSERT_TRUE(c.stabilize());
+  }
+  ASSERT_EQ(c.replica(kN2).term(), Term{4});
+  ASSERT_EQ(c.replica(kN1).role(), Role::kLeader);
+  c.heal();
+  c.tick(kN1);  // heartbeat_ticks = 1
+  ASSERT_TRUE(c.handle_ready(kN1));
+  c.deliver(testing::is(MessageType::kHeartbeat, kN1, kN2));
+  ASSERT_TRUE(c.handle_ready(kN2));
+  c.deliver(testing::is(MessageType::kAppendResponse, kN2, kN1));
+  EXPECT_EQ(c.replica(kN1).term(), Term{4});
+  EXPECT_EQ(c.replica(kN1).role(), Role::kFollower);
+}
+
 // §5.2: with no majority for anyone, candidates time out at different random times
 // and one of them eventually wins.
 TEST(Election, SplitVoteResolves) {

@@ -271,10 +271,13 @@ Status Raft::step_by_term(Message& m, bool& handled) {
   }
   if (m.term < term_) {
     handled = true;
-    if ((config_.check_quorum || config_.pre_vote) &&
-        (m.type == MessageType::kHeartbeat || m.type == MessageType::kAppend)) {
+    if (m.type == MessageType::kHeartbeat || m.type == MessageType::kAppend) {
       // A stale leader, which may never learn our term otherwise: with pre-vote or
-      // check-quorum we never send it a vote request that would. Tell it.
+      // check-quorum we never send it a vote request that would, and without them
+      // the candidate that raised our term may not count the stale leader among
+      // its voters (an older configuration), so no vote request reaches it either:
+      // a joint configuration that needs us then stalls forever. Tell it, as
+      // Raft's rules say (a reply carries the current term).
       Message r;
       r.type = MessageType::kAppendResponse;
       r.to = m.from;
