@@ -108,6 +108,7 @@ json group_json(const node::GroupStatus& g) {
       {"snapshots_taken", g.snapshots_taken},
       {"pending_proposals", g.pending_proposals},
       {"pending_reads", g.pending_reads},
+      {"read_rounds", g.read_rounds},
   };
   if (g.role == raft::Role::kLeader) {
     json match = json::array();
@@ -167,6 +168,9 @@ void collect_node_metrics(const node::Node& node, observe::Collector& c) {
             d(g.pending_proposals));
     c.gauge("meridian_raft_pending_reads", "Reads waiting for their read index.", l,
             d(g.pending_reads));
+    c.counter("meridian_raft_read_rounds_total",
+              "ReadIndex rounds asked; each serves every linearizable read waiting for it.", l,
+              d(g.read_rounds));
     c.counter("meridian_raft_snapshots_sent_total", "Snapshots sent to followers.", l,
               d(g.snapshots_sent));
     c.counter("meridian_raft_snapshots_received_total", "Snapshots received from a leader.", l,

@@ -123,7 +123,20 @@ void Group::ask_read_round(Clock::time_point now) {
   const uint64_t round = env_->next_request_id();
   read_rounds_.emplace(round, ReadRound{std::move(unasked_reads_), now});
   unasked_reads_.clear();
+  round_in_flight_ = round;
+  round_in_flight_since_ = now;
+  ++read_rounds_asked_;
   replica_->read_index(encode_read_context(round));
+}
+
+void Group::maybe_ask_read_round(Clock::time_point now) {
+  if (unasked_reads_.empty()) return;
+  // A round normally answers within a round trip to a quorum; one that has not
+  // after a tick is slow or lost, and holds nobody back any longer (lost rounds
+  // are also asked again by reissue_reads).
+  const auto patience = std::chrono::milliseconds(env_->options->tick_ms);
+  if (round_in_flight_ != 0 && now - round_in_flight_since_ < patience) return;
+  ask_read_round(now);
 }
 
 void Group::tick(Clock::time_point now) {
@@ -253,6 +266,7 @@ void Group::fail_waiting(const Status& proposal_error, const Status& read_error)
   reads_.clear();
   unasked_reads_.clear();
   read_rounds_.clear();
+  round_in_flight_ = 0;
   for (auto& [rid, p] : proposals) {
     ++proposals_failed_;
     p.done(proposal_error);
@@ -268,7 +282,7 @@ bool Group::only_commit_moved(const raft::Ready& rd) {
 }
 
 void Group::process_ready() {
-  if (!unasked_reads_.empty()) ask_read_round(Clock::now());
+  if (!unasked_reads_.empty()) maybe_ask_read_round(Clock::now());
   while (!persisting_ && replica_->has_ready()) {
     auto rd = std::make_shared<raft::Ready>(replica_->ready());
     if (rd->soft_state) {
@@ -389,10 +403,13 @@ void Group::finish_ready(raft::Ready& rd) {
       auto it = reads_.find(rid);
       if (it != reads_.end() && !it->second.index) it->second.index = rs.index;
     }
+    if (round->first == round_in_flight_) round_in_flight_ = 0;
     read_rounds_.erase(round);
   }
   replica_->advance();
   serve_reads();
+  // The reads that waited for the answered round go out in the next one.
+  if (round_in_flight_ == 0 && !unasked_reads_.empty()) maybe_ask_read_round(Clock::now());
   maybe_snapshot();
 }
 
@@ -572,6 +589,7 @@ GroupStatus Group::status() const {
   g.proposals_failed = proposals_failed_;
   g.pending_proposals = proposals_.size();
   g.pending_reads = reads_.size();
+  g.read_rounds = read_rounds_asked_;
   g.snapshots_sent = snapshots_sent_;
   g.snapshots_received = snapshots_received_;
   g.snapshots_taken = snapshots_taken_;

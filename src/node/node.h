@@ -58,6 +58,7 @@ struct GroupStatus {
   uint64_t proposals_failed = 0;     // proposed through this node and failed
   uint64_t pending_proposals = 0;
   uint64_t pending_reads = 0;
+  uint64_t read_rounds = 0;  // ReadIndex rounds asked (each serves every read waiting)
   uint64_t snapshots_sent = 0, snapshots_received = 0, snapshots_taken = 0;
   std::map<raft::NodeId, raft::Index> match;  // leader only: each member's match index
 };
