@@ -43,7 +43,11 @@ struct Node::Impl final : net::TransportHandler {
   observe::Registry* metrics = nullptr;
   uint64_t cluster_id = 0;
 
-  // The raft thread: every group, every state machine, the outbox.
+  // The raft thread: every group, every state machine, the outbox, and the peer
+  // transport. The transport shares the thread so that a received message is
+  // stepped and an outgoing one written without a hand-over between threads:
+  // each hand-over is a wake-up, and on a small machine the wake-ups, not the
+  // bytes, were what a Raft round cost (architecture.md, design decisions).
   asio::io_context raft_io{1};
   asio::executor_work_guard<asio::io_context::executor_type> raft_work{raft_io.get_executor()};
   std::thread raft_thread;
@@ -51,11 +55,6 @@ struct Node::Impl final : net::TransportHandler {
   Clock::time_point next_tick;
   std::atomic<uint64_t> raft_queue_depth{0};
   uint64_t tasks_since_drain = 0;  // raft thread only
-
-  // The network thread: the peer transport.
-  asio::io_context net_io{1};
-  asio::executor_work_guard<asio::io_context::executor_type> net_work{net_io.get_executor()};
-  std::thread net_thread;
 
   storage::PosixFileSystem fs;
   std::unique_ptr<storage::LogEngine> engine;
@@ -134,7 +133,7 @@ struct Node::Impl final : net::TransportHandler {
     return it == groups.end() ? nullptr : it->second.get();
   }
 
-  // --- TransportHandler (network thread) --------------------------------------
+  // --- TransportHandler (the raft thread, from the transport's handlers) -------
 
   void on_messages(raft::NodeId /*from*/, std::vector<net::Envelope> batch) override {
     post([this, batch = std::move(batch)]() mutable {
@@ -340,7 +339,7 @@ struct Node::Impl final : net::TransportHandler {
     t.tls = options.peer_tls;
     t.max_frame_bytes = options.max_frame_bytes;
     t.queue_bytes_max = options.peer_queue_bytes_max;
-    auto tr = net::Transport::start(net_io, t, this);
+    auto tr = net::Transport::start(raft_io, t, this);
     if (!tr.is_ok()) return tr.status();
     transport = std::move(tr).value();
     if (metrics != nullptr) transport->register_metrics(metrics);
@@ -427,9 +426,6 @@ struct Node::Impl final : net::TransportHandler {
     raft_work.reset();
     raft_io.stop();
     if (raft_thread.joinable()) raft_thread.join();
-    net_work.reset();
-    net_io.stop();
-    if (net_thread.joinable()) net_thread.join();
     committer.reset();  // completes what is queued; posted results are never run
     groups.clear();
     transport.reset();
@@ -452,10 +448,6 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options, observe::Registry
   if (Status s = impl->start_transport(); !s.is_ok()) return s;
   impl->publish_status();
   Impl* p = impl.get();
-  impl->net_thread = std::thread([p] {
-    base::set_thread_name("net");
-    p->net_io.run();
-  });
   impl->raft_thread = std::thread([p] {
     base::set_thread_name("raft");
     p->raft_io.run();
