@@ -20,7 +20,9 @@ constexpr uint32_t kProgressNotifyMinMs = 100;
 // etcd splits fragments at max request bytes plus gRPC's overhead allowance
 // (v3rpc grpcOverheadBytes).
 constexpr size_t kGrpcOverheadBytes = 512 * 1024;
-// How long stop() waits for gRPC to be done with the streams it ended.
+// How long stop() lets streams finish a write in flight before cutting them
+// off, and how long it then waits for gRPC to be done with them.
+constexpr auto kStopGrace = std::chrono::seconds(1);
 constexpr auto kStopWait = std::chrono::seconds(10);
 
 // A stream opened after stop(): ended at once.
@@ -126,6 +128,11 @@ WatchService::Watch(grpc::CallbackServerContext* context) {
   return reactor;
 }
 
+size_t WatchService::streams_held() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->reactors.size();
+}
+
 void WatchService::stop() {
   {
     std::unique_lock lock(impl_->mu);
@@ -136,7 +143,11 @@ void WatchService::stop() {
     // once its stream no longer touches the hub.
     const grpc::Status status(grpc::StatusCode::UNAVAILABLE, "etcdserver: server stopped");
     for (WatchStreamReactor* r : impl_->reactors) r->shutdown(status);
-    if (!impl_->done_cv.wait_for(lock, kStopWait, [&] { return impl_->reactors.empty(); })) {
+    const auto released = [&] { return impl_->reactors.empty(); };
+    if (!impl_->done_cv.wait_for(lock, kStopGrace, released)) {
+      for (WatchStreamReactor* r : impl_->reactors) r->cut_off();
+    }
+    if (!impl_->done_cv.wait_for(lock, kStopWait, released)) {
       observe::log_warn("watch service: {} streams not released by gRPC within {}s",
                         impl_->reactors.size(), kStopWait.count());
     }

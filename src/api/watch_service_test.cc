@@ -204,6 +204,32 @@ class WatchServiceTest : public ::testing::Test {
     EXPECT_EQ(store().txn(raft::Index{++index_}, req, &resp), kv::Errc::kOk);
     return resp.header().revision();
   }
+  // Puts values of 300 bytes under `prefix`0..9 in rounds of 1,000 until a
+  // watcher has fallen behind (a paused client's stream is full); returns the
+  // number of puts. How much the transport buffers (windows, socket buffers)
+  // varies, hence the rounds.
+  int write_until_behind(const std::string& prefix) {
+    auto fell_behind = [&] {
+      const std::string metrics = metrics_.render();
+      const std::string name = "\nmeridian_watch_fell_behind_total ";
+      const size_t at = metrics.find(name);
+      return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + name.size()));
+    };
+    constexpr int kRound = 1000;
+    constexpr int kRoundsMax = 60;  // 18 MB of values: far beyond any transport's buffers
+    int writes = 0;
+    for (int round = 0; round < kRoundsMax && fell_behind() == 0; ++round) {
+      for (int i = 0; i < kRound; ++i, ++writes) {
+        put(prefix + std::to_string(writes % 10), std::string(300, 'x'));
+      }
+      // The hub delivers on its own thread: give it a moment to find the queue full.
+      for (int n = 0; n < 20 && fell_behind() == 0; ++n) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    EXPECT_GT(fell_behind(), 0) << "still not behind after " << writes << " writes";
+    return writes;
+  }
   void compact(int64_t revision) {
     pb::CompactionRequest req;
     req.set_revision(revision);
@@ -381,9 +407,7 @@ TEST_F(WatchServiceTest, ManyWatchersOnOneStream) {
 
 // A client that stops reading: gRPC's flow control holds the server's writes,
 // the stream's queue fills, the watcher falls back to history; when the client
-// reads again it gets every revision once, in order. How much the transport
-// buffers (windows, socket buffers) varies, so the writes go on until the
-// watcher has fallen behind.
+// reads again it gets every revision once, in order.
 TEST_F(WatchServiceTest, SlowClientGetsEveryRevisionOnce) {
   EtcdServerOptions options;
   options.watch_stream_queue_bytes = 16 * 1024;
@@ -392,25 +416,8 @@ TEST_F(WatchServiceTest, SlowClientGetsEveryRevisionOnce) {
   c.create("s", "t");
   ASSERT_TRUE(c.next());
   c.set_paused(true);
-  auto fell_behind = [&] {
-    const std::string metrics = metrics_.render();
-    const std::string name = "\nmeridian_watch_fell_behind_total ";
-    const size_t at = metrics.find(name);
-    return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + name.size()));
-  };
-  constexpr int kRound = 1000;
-  constexpr int kRoundsMax = 60;  // 18 MB of values: far beyond any transport's buffers
-  int writes = 0;
-  for (int round = 0; round < kRoundsMax && fell_behind() == 0; ++round) {
-    for (int i = 0; i < kRound; ++i, ++writes) {
-      put("s" + std::to_string(writes % 10), std::string(300, 'x'));
-    }
-    // The hub delivers on its own thread: give it a moment to find the queue full.
-    for (int n = 0; n < 20 && fell_behind() == 0; ++n) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  ASSERT_GT(fell_behind(), 0) << "still not behind after " << writes << " writes";
+  const int writes = write_until_behind("s");
+  ASSERT_FALSE(HasFailure());
   const int64_t last = store().revision();
   c.set_paused(false);
   std::vector<int64_t> revisions;
@@ -433,6 +440,29 @@ TEST_F(WatchServiceTest, StopEndsStreamsAndRefusesNewOnes) {
   WatchClient& late = client();
   EXPECT_EQ(late.wait_end().error_code(), grpc::StatusCode::UNAVAILABLE);
   put("x", "after stop");  // the store no longer calls the hub
+}
+
+// stop() lets a write in flight finish so that the client gets UNAVAILABLE (see
+// the test above), but a client that stopped reading never lets it finish: after
+// the grace period the stream is cut off, and stop() still releases it.
+TEST_F(WatchServiceTest, StopCutsOffAStreamWhoseClientStoppedReading) {
+  EtcdServerOptions options;
+  options.watch_stream_queue_bytes = 16 * 1024;
+  start(options);
+  WatchClient& c = client();
+  c.create("s", "t");
+  ASSERT_TRUE(c.next());
+  c.set_paused(true);
+  write_until_behind("s");
+  ASSERT_FALSE(HasFailure());
+  // More than gRPC's largest flow-control window (16 MiB), so that a write
+  // stays in flight whatever the client side has buffered.
+  for (int i = 0; i < 400; ++i) put("s", std::string(64 * 1024, 'y'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  service_->stop();
+  EXPECT_EQ(service_->streams_held(), 0u);
+  c.set_paused(false);
+  EXPECT_NE(c.wait_end().error_code(), grpc::StatusCode::OK);
 }
 
 }  // namespace

@@ -66,7 +66,18 @@ WatchStreamReactor::WatchStreamReactor(grpc::CallbackServerContext* context, kv:
   StartRead(&req_);
 }
 
-void WatchStreamReactor::shutdown(const grpc::Status& status) { finish(status); }
+void WatchStreamReactor::shutdown(const grpc::Status& status) {
+  finish(status, /*cancel_write=*/false);
+}
+
+void WatchStreamReactor::cut_off() {
+  bool cancel = false;
+  {
+    std::lock_guard lock(mu_);
+    cancel = finishing_ && write_in_flight_ && !finish_called_;
+  }
+  if (cancel) context_->TryCancel();
+}
 
 void WatchStreamReactor::OnReadDone(bool ok) {
   // Not ok: the client closed its side (or the call ended). etcd keeps sending
@@ -162,9 +173,8 @@ void WatchStreamReactor::OnCancel() {
   finish(grpc::Status(grpc::StatusCode::CANCELLED, "watch stream canceled"));
 }
 
-void WatchStreamReactor::finish(const grpc::Status& status) {
+void WatchStreamReactor::finish(const grpc::Status& status, bool cancel_write) {
   bool call_finish = false;
-  bool cancel_write = false;
   {
     std::lock_guard lock(mu_);
     if (!finishing_) {
@@ -173,11 +183,13 @@ void WatchStreamReactor::finish(const grpc::Status& status) {
     }
     if (write_in_flight_) {
       // A client that stopped reading may never let this write complete:
-      // cancel the call, so that it fails and OnWriteDone finishes.
-      cancel_write = true;
-    } else if (!finish_called_) {
-      finish_called_ = true;
-      call_finish = true;
+      // cancelling the call makes it fail, and OnWriteDone finishes.
+    } else {
+      cancel_write = false;
+      if (!finish_called_) {
+        finish_called_ = true;
+        call_finish = true;
+      }
     }
   }
   stream_->close();  // the hub drops the watchers now; never under mu_ (see header)

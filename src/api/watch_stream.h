@@ -55,8 +55,13 @@ class WatchStreamReactor final
                      const EtcdBackend& backend, size_t fragment_limit_bytes, DoneFn on_done);
 
   // Ends the stream with `status` (the service is stopping). Any thread but the
-  // hub's delivery thread.
+  // hub's delivery thread. A write in flight is let finish first, so that the
+  // client gets `status` (etcd's clients retry a watch on UNAVAILABLE, not on
+  // CANCELLED); cut_off() ends a stream whose write never completes.
   void shutdown(const grpc::Status& status);
+  // Cancels the call if shutdown() is still waiting for a write (a client that
+  // stopped reading).
+  void cut_off();
 
   // kv::WatchSink: the hub queued a response.
   void on_ready() override { try_write(); }
@@ -71,7 +76,9 @@ class WatchStreamReactor final
 
   void handle_locked(const etcdserverpb::WatchRequest& req);
   void try_write();
-  void finish(const grpc::Status& status);
+  // Ends the stream; a write in flight is cancelled if `cancel_write`, else
+  // OnWriteDone finishes once it completes.
+  void finish(const grpc::Status& status, bool cancel_write = true);
   void stamp_header(etcdserverpb::WatchResponse* resp) const;
 
   grpc::CallbackServerContext* const context_;
