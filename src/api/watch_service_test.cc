@@ -204,10 +204,22 @@ class WatchServiceTest : public ::testing::Test {
     EXPECT_EQ(store().txn(raft::Index{++index_}, req, &resp), kv::Errc::kOk);
     return resp.header().revision();
   }
-  // Puts values of 300 bytes under `prefix`0..9 in rounds of 1,000 until a
-  // watcher has fallen behind (a paused client's stream is full); returns the
-  // number of puts. How much the transport buffers (windows, socket buffers)
-  // varies, hence the rounds.
+  // Starts the service with small stream queues and a client watching [s, t)
+  // that stopped reading, then puts values of 300 bytes under s0..s9 in rounds
+  // of 1,000 until its watcher has fallen behind; *writes is the number of puts.
+  // How much the transport buffers (windows, socket buffers) varies, hence the
+  // rounds.
+  WatchClient& start_with_a_client_behind(int* writes) {
+    EtcdServerOptions options;
+    options.watch_stream_queue_bytes = 16 * 1024;
+    start(options);
+    WatchClient& c = client();
+    c.create("s", "t");
+    EXPECT_TRUE(c.next());
+    c.set_paused(true);
+    *writes = write_until_behind("s");
+    return c;
+  }
   int write_until_behind(const std::string& prefix) {
     auto fell_behind = [&] {
       const std::string metrics = metrics_.render();
@@ -409,14 +421,8 @@ TEST_F(WatchServiceTest, ManyWatchersOnOneStream) {
 // the stream's queue fills, the watcher falls back to history; when the client
 // reads again it gets every revision once, in order.
 TEST_F(WatchServiceTest, SlowClientGetsEveryRevisionOnce) {
-  EtcdServerOptions options;
-  options.watch_stream_queue_bytes = 16 * 1024;
-  start(options);
-  WatchClient& c = client();
-  c.create("s", "t");
-  ASSERT_TRUE(c.next());
-  c.set_paused(true);
-  const int writes = write_until_behind("s");
+  int writes = 0;
+  WatchClient& c = start_with_a_client_behind(&writes);
   ASSERT_FALSE(HasFailure());
   const int64_t last = store().revision();
   c.set_paused(false);
@@ -446,14 +452,8 @@ TEST_F(WatchServiceTest, StopEndsStreamsAndRefusesNewOnes) {
 // the test above), but a client that stopped reading never lets it finish: after
 // the grace period the stream is cut off, and stop() still releases it.
 TEST_F(WatchServiceTest, StopCutsOffAStreamWhoseClientStoppedReading) {
-  EtcdServerOptions options;
-  options.watch_stream_queue_bytes = 16 * 1024;
-  start(options);
-  WatchClient& c = client();
-  c.create("s", "t");
-  ASSERT_TRUE(c.next());
-  c.set_paused(true);
-  write_until_behind("s");
+  int writes = 0;
+  WatchClient& c = start_with_a_client_behind(&writes);
   ASSERT_FALSE(HasFailure());
   // More than gRPC's largest flow-control window (16 MiB), so that a write
   // stays in flight whatever the client side has buffered.
