@@ -258,6 +258,27 @@ void Group::fail_in_flight(raft::NodeId old_leader) {
                Status(Code::kUnavailable, cat(was, "; retry")));
 }
 
+// Requests in flight are failed when the leader they went to is known to be
+// replaced: this node lost its own leadership, or a leader other than the last
+// one (another node, or the same node in a later term) is known. A leader that
+// is only unknown for a while (a follower timed out and pre-campaigned in vain)
+// and comes back in the same term still holds everything it was sent, so its
+// requests go on waiting: failing them made a blip of a slow leader look like a
+// failover to every client.
+void Group::note_leader(raft::NodeId leader) {
+  const raft::Term term = replica_->term();
+  if (soft_.leader == env_->self && leader != env_->self) {
+    fail_in_flight(env_->self);
+  } else if (leader != raft::kNoNode && last_leader_ != raft::kNoNode &&
+             (leader != last_leader_ || term != last_leader_term_)) {
+    fail_in_flight(last_leader_);
+  }
+  if (leader != raft::kNoNode) {
+    last_leader_ = leader;
+    last_leader_term_ = term;
+  }
+}
+
 void Group::fail_waiting(const Status& proposal_error, const Status& read_error) {
   // Taken out first: a callback may make a new request of this group.
   auto proposals = std::move(proposals_);
@@ -289,7 +310,7 @@ void Group::process_ready() {
       const raft::SoftState& ss = *rd->soft_state;
       if (ss.leader != soft_.leader) {
         ++leader_changes_;
-        if (soft_.leader != raft::kNoNode) fail_in_flight(soft_.leader);
+        note_leader(ss.leader);
         if (ss.leader != raft::kNoNode) reissue_pending_reads_ = true;
         glog_info(id_, "leader is now {} (term {}, this node {})",
                   ss.leader == raft::kNoNode ? std::string("unknown") : cat("node ", ss.leader),

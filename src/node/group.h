@@ -123,6 +123,9 @@ class Group {
   std::chrono::milliseconds reissue_interval() const;
   void maybe_snapshot();
   void expire(Clock::time_point now);
+  // The known leader is now `leader` (kNoNode: none known): fails what was in
+  // flight if the leader it went to was replaced.
+  void note_leader(raft::NodeId leader);
   void fail_in_flight(raft::NodeId old_leader);
   void fail_waiting(const base::Status& proposal_error, const base::Status& read_error);
   base::Status not_leader_status() const;
@@ -142,6 +145,9 @@ class Group {
   bool snapshotting_ = false;           // an own snapshot is with the committer
   bool reissue_pending_reads_ = false;  // a leader became known: ask for reads again
   raft::SoftState soft_;
+  // The last leader known (kept while none is) and its term.
+  raft::NodeId last_leader_ = raft::kNoNode;
+  raft::Term last_leader_term_;
   // Entry data applied since the last snapshot, and the sizes of the latest
   // applied entries (at most snapshot_catchup_entries): the byte bounds of
   // snapshot_bytes and snapshot_catchup_bytes.
