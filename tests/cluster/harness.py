@@ -5,8 +5,10 @@ so several test files can run at once. Every process started is stopped by its
 PID when the test ends; every wait has a deadline.
 """
 
+import fcntl
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,10 +29,52 @@ def node_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("MERIDIAN_")}
 
 
-def free_port():
+# Test ports come from below Linux's ephemeral range (32768-60999 by default).
+# A port inside it, found free and released, can be handed by the kernel to
+# anything before the node binds it: a listener on port 0 or a connect()'s
+# source port (CI once saw a node's etcd API, listening on port 0, take the peer
+# port picked for another node). Below that range only other test processes
+# pick ports, and a lock file per port, held while this process lives, keeps
+# two of them from picking the same one.
+TEST_PORT_MIN = 20000
+TEST_PORT_MAX = 32767
+_PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "meridian-test-ports")
+_held_port_locks = {}  # port -> open lock file, kept for the life of the process
+_port_rng = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
+def _listenable(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        # As the nodes do: connections of an earlier run in TIME_WAIT do not
+        # keep a port from being listened on, a listener does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port():
+    """A port no other test process holds and nothing listens on; this process
+    keeps it for its whole life, so no two calls return the same one."""
+    os.makedirs(_PORT_LOCK_DIR, exist_ok=True)
+    for _ in range(1000):
+        port = _port_rng.randint(TEST_PORT_MIN, TEST_PORT_MAX)
+        if port in _held_port_locks:
+            continue
+        lock = open(os.path.join(_PORT_LOCK_DIR, str(port)), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        if not _listenable(port):
+            lock.close()
+            continue
+        _held_port_locks[port] = lock
+        return port
+    raise RuntimeError(f"no free test port in {TEST_PORT_MIN}-{TEST_PORT_MAX}")
 
 
 def http(method, url, body=None, timeout=5.0):
@@ -65,6 +109,7 @@ class Node:
         self.id = node_id
         self.peer_port = peer_port
         self.admin_port = admin_port
+        self.client_port = None  # picked on first start unless the test names one
         self.data_dir = os.path.join(cluster.root, f"node-{node_id}")
         self.log_path = os.path.join(cluster.root, f"node-{node_id}.log")
         self.proc = None
@@ -77,8 +122,13 @@ class Node:
 
     def args(self):
         extra = self.cluster.extra + self.extra
-        # The etcd API port: any free one unless the test names it.
-        client = [] if "--listen-client" in extra else ["--listen-client", "127.0.0.1:0"]
+        # The etcd API port: a test port of its own unless the test names one
+        # (not port 0, which the kernel takes from the ephemeral range).
+        client = []
+        if "--listen-client" not in extra:
+            if self.client_port is None:
+                self.client_port = free_port()
+            client = ["--listen-client", f"127.0.0.1:{self.client_port}"]
         return [
             BINARY, "start",
             "--node-id", str(self.id),

@@ -34,7 +34,7 @@ except ImportError as e:
     print(f"{e}: run this test with Debian's /usr/bin/python3 (python3-etcd3)", file=sys.stderr)
     sys.exit(2)
 
-PORT_BLOCK = 43500  # this test's ports: 43500-43999
+PORT_BLOCK = 13500  # this test's ports: 13500-13999
 scenario = Scenarios()
 
 MAX_REQUEST_BYTES = 1536 * 1024  # etcd's default --max-request-bytes, which Meridian mirrors

@@ -9,7 +9,7 @@ itself and then used to judge Meridian:
   kind "etcd":     /usr/bin/etcd (Debian etcd-server 3.4), or $ETCD_BINARY.
 
 Every node has its own data dir and log under one temporary directory; every
-port comes from the caller's block in 43000-43999. Only the PIDs started here
+port comes from the caller's block in 13000-13999. Only the PIDs started here
 are ever signalled, and they are stopped at exit (atexit, and SIGTERM/SIGHUP
 turned into a normal exit) even when a test crashes.
 """
@@ -34,18 +34,18 @@ ETCD_BINARY = os.environ.get("ETCD_BINARY", "/usr/bin/etcd")
 ETCDCTL_BINARY = os.environ.get("ETCDCTL_BINARY", "/usr/bin/etcdctl")
 KINDS = ("meridian", "etcd")
 
-# The tests' port range: 43000-43999. A cluster takes a slot of SLOT_PORTS
+# The tests' port range: 13000-13999. A cluster takes a slot of SLOT_PORTS
 # ports inside the caller's block; the slot is picked at random and checked
 # free, so two runs of one test do not collide.
 #
-# Only odd ports are used. The range lies inside Linux's ephemeral range
-# (32768-60999), where a client connecting to a port nobody listens on yet (a
-# node starting or restarting) can be given that very port as its own and end
-# up connected to itself, which also keeps the node from binding it. Linux gives
-# connect() even ports first (odd ones are left for bind(0)), so odd server
-# ports avoid that.
-PORT_RANGE_MIN = 43000
-PORT_RANGE_MAX = 43999
+# The range lies below Linux's ephemeral range (32768-60999), so the kernel
+# never hands one of these ports to a connect() or a bind(0) between the check
+# and the node binding it (a client connecting to a node not yet listening could
+# otherwise be given that very port and end up connected to itself). It is
+# also apart from the cluster harness's own test ports (20000-32767). Only odd
+# ports are used, a leftover of when the range was inside the ephemeral one.
+PORT_RANGE_MIN = 13000
+PORT_RANGE_MAX = 13999
 SLOT_PORTS = 9  # 3 nodes x (client, peer, admin)
 SLOT_WIDTH = 2 * SLOT_PORTS  # every other port
 
@@ -220,8 +220,8 @@ class MeridianMember(Member):
 
 
 class _MeridianNodes(harness.Cluster):
-    """harness.Cluster with ports from our block (its own __init__ picks ephemeral
-    ports, outside 43000-43999, so it is not called)."""
+    """harness.Cluster with ports from our block (its own __init__ picks from the
+    harness's own test ports, 20000-32767, so it is not called)."""
 
     def __init__(self, root, token, peer_ports, admin_ports):
         self.root = root

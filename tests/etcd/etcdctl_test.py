@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import etcd_cluster  # noqa: E402
 from etcd_cluster import ETCDCTL_BINARY, Scenarios, etcdctl, etcdctl_env  # noqa: E402
 
-PORT_BLOCK = 43000  # this test's ports: 43000-43499
+PORT_BLOCK = 13000  # this test's ports: 13000-13499
 scenario = Scenarios()
 
 # etcd's defaults, which Meridian mirrors: --max-request-bytes 1.5 MiB and

@@ -17,7 +17,7 @@ violation, and the script reports how many of --runs runs did.
 
 Exit codes: 0 pass; 1 fail; 77 the checker ran out of steps: unknown, neither
 pass nor fail (ctest's SKIP_RETURN_CODE; lin_client itself exits 2 then).
-Ports: 45000-45999.
+Ports: 15000-15999.
 """
 
 import argparse
@@ -37,8 +37,8 @@ import etcd_cluster  # noqa: E402
 LIN_CLIENT = os.environ.get("LIN_CLIENT", "build/tests/lin_client")
 
 # This test's port block. etcd_cluster checks blocks against its own tests'
-# range (43000-43999), so the bound is widened to let this block through.
-PORT_BLOCK_BASE = 45000
+# range (13000-13999), so the bound is widened to let this block through.
+PORT_BLOCK_BASE = 15000
 PORT_BLOCK_SIZE = 1000
 etcd_cluster.PORT_RANGE_MAX = max(etcd_cluster.PORT_RANGE_MAX, PORT_BLOCK_BASE + PORT_BLOCK_SIZE - 1)
 
