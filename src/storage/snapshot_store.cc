@@ -321,7 +321,7 @@ struct Store {
   mutable std::mutex mu;
   std::map<GroupId, std::map<Index, Term>> index;  // guarded by mu: finished snapshots
   std::set<GroupId> group_dirs;                    // guarded by mu: dirs known durable
-  std::set<GroupId> writing;                       // guarded by mu: groups with a live writer
+  std::map<std::string, GroupId> writing;          // guarded by mu: live writers' temporary files
 
   std::string group_dir(GroupId g) const { return join_path(dir, std::to_string(g.value())); }
   std::string path(GroupId g, Index i, Term t) const {
@@ -338,15 +338,20 @@ struct Store {
   Status load_group(GroupId g);
   Status ensure_group_dir(GroupId g);  // requires mu
   Status publish(GroupId g, const raft::SnapshotMeta& meta, const std::string& tmp);
-  void writer_done(GroupId g) {
+  void writer_done(const std::string& tmp) {
     std::lock_guard lock(mu);
-    writing.erase(g);
+    writing.erase(tmp);
+  }
+  bool writing_group(GroupId g) const {  // requires mu
+    return std::any_of(writing.begin(), writing.end(),
+                       [g](const auto& w) { return w.second == g; });
   }
 };
 
-// The states of a writer: kOpen accepts appends; kFailed returns its first error to
-// every call (the temporary file is already gone); kDone (finished or aborted)
-// accepts nothing but abort().
+// The states of a writer: kOpen accepts appends; kSealed (the file complete and
+// synced, still temporary) accepts publish() and abort(); kFailed returns its
+// first error to every call (the temporary file is already gone); kDone
+// (published or aborted) accepts nothing but abort().
 class Writer final : public SnapshotWriter {
  public:
   Writer(Store* store, GroupId group, const raft::SnapshotMeta& meta, std::string tmp_path,
@@ -379,29 +384,42 @@ class Writer final : public SnapshotWriter {
   }
 
   Status finish() override {
-    if (Status s = check_open("finish"); !s.is_ok()) return s;
+    if (Status s = seal(); !s.is_ok()) return s;
+    return publish();
+  }
+
+  Status seal() override {
+    if (Status s = check_open("seal"); !s.is_ok()) return s;
     if (Status s = flush(); !s.is_ok()) return fail(s);
     if (Status s = file_->append(encode_trailer(chunks_, data_bytes_)); !s.is_ok()) {
       return fail(with_context(s, "snapshot " + tmp_path_));
     }
     if (Status s = file_->sync(); !s.is_ok()) return fail(with_context(s, "sync " + tmp_path_));
     file_.reset();
+    state_ = State::kSealed;
+    return Status::ok();
+  }
+
+  Status publish() override {
+    MERIDIAN_ASSERT(state_ == State::kSealed || state_ == State::kFailed,
+                    "publish() of a snapshot writer that is not sealed");
+    if (state_ == State::kFailed) return check_open("publish");
     if (Status s = store_->publish(group_, meta_, tmp_path_); !s.is_ok()) return fail(s);
     state_ = State::kDone;
-    store_->writer_done(group_);
+    store_->writer_done(tmp_path_);
     return Status::ok();
   }
 
   void abort() override {
-    if (state_ != State::kOpen) return;
+    if (state_ != State::kOpen && state_ != State::kSealed) return;
     file_.reset();
     (void)store_->fs->remove(tmp_path_);  // best effort; open() removes leftovers
     state_ = State::kDone;
-    store_->writer_done(group_);
+    store_->writer_done(tmp_path_);
   }
 
  private:
-  enum class State : uint8_t { kOpen, kFailed, kDone };
+  enum class State : uint8_t { kOpen, kSealed, kFailed, kDone };
 
   size_t buffered() const { return record_.size() - kChunkHeaderBytes; }
 
@@ -434,12 +452,13 @@ class Writer final : public SnapshotWriter {
   // Gives up: nothing is published and the temporary file is removed (best
   // effort: open() removes it after a crash anyway).
   Status fail(Status s) {
-    MERIDIAN_ASSERT(state_ == State::kOpen, "fail() in state ", static_cast<int>(state_));
+    MERIDIAN_ASSERT(state_ == State::kOpen || state_ == State::kSealed, "fail() in state ",
+                    static_cast<int>(state_));
     file_.reset();
     (void)store_->fs->remove(tmp_path_);
     state_ = State::kFailed;
     error_ = s;
-    store_->writer_done(group_);
+    store_->writer_done(tmp_path_);
     return s;
   }
 
@@ -571,9 +590,11 @@ Result<std::unique_ptr<SnapshotWriter>> SnapshotStore::begin(GroupId g,
   std::string tmp;
   {
     std::lock_guard lock(impl_->mu);
-    if (impl_->writing.contains(g)) {
+    tmp = impl_->path(g, meta.index, meta.term) + std::string(kTmpSuffix);
+    if (impl_->writing.contains(tmp)) {
       return Status(Code::kFailedPrecondition,
-                    "a snapshot of group " + std::to_string(g.value()) + " is being written");
+                    "a snapshot of group " + std::to_string(g.value()) + " at index " +
+                        std::to_string(meta.index.value()) + " is being written");
     }
     if (auto t = impl_->term_of(g, meta.index); t && *t != meta.term) {
       // Two committed entries at one index cannot have different terms (Raft
@@ -584,12 +605,11 @@ Result<std::unique_ptr<SnapshotWriter>> SnapshotStore::begin(GroupId g,
                                                    " with term " + std::to_string(t->value()));
     }
     if (Status s = impl_->ensure_group_dir(g); !s.is_ok()) return s;
-    impl_->writing.insert(g);
-    tmp = impl_->path(g, meta.index, meta.term) + std::string(kTmpSuffix);
+    impl_->writing.emplace(tmp, g);
   }
   auto fail = [&](const Status& s, const std::string& what) {
     (void)impl_->fs->remove(tmp);
-    impl_->writer_done(g);
+    impl_->writer_done(tmp);
     return with_context(s, what);
   };
   if (impl_->fs->exists(tmp)) {  // left by an earlier writer that could not remove it
@@ -630,6 +650,21 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotStore::read(GroupId g, Index ind
   }
   return std::unique_ptr<SnapshotReader>(
       std::make_unique<Reader>(std::move(file).value(), path, size, h));
+}
+
+Result<std::string> SnapshotReader::read(size_t max_bytes) {
+  MERIDIAN_ASSERT(max_bytes >= 1, "a read of 0 bytes");
+  if (pending_pos_ == pending_.size()) {
+    auto chunk = next_chunk();
+    if (!chunk.is_ok()) return chunk.status();
+    if (!chunk.value()) return std::string();
+    pending_ = std::move(*chunk.value());
+    pending_pos_ = 0;
+  }
+  const size_t n = std::min(max_bytes, pending_.size() - pending_pos_);
+  std::string out = pending_.substr(pending_pos_, n);
+  pending_pos_ += n;
+  return out;
 }
 
 Result<raft::Snapshot> SnapshotStore::read_all(GroupId g, Index index) const {
@@ -684,7 +719,7 @@ Status SnapshotStore::remove_older_than(GroupId g, Index index) {
 
 Status SnapshotStore::remove_group(GroupId g) {
   std::lock_guard lock(impl_->mu);
-  if (impl_->writing.contains(g)) {
+  if (impl_->writing_group(g)) {
     return Status(Code::kFailedPrecondition,
                   "a snapshot of group " + std::to_string(g.value()) + " is being written");
   }

@@ -4,13 +4,17 @@
 //
 // Writing: begin() opens a temporary file; append() adds chunks; finish() syncs the
 // file, renames it into place and syncs the directory, and only then is the
-// snapshot visible and durable. A crash before finish() leaves a temporary file
-// that open() removes. Each chunk carries a CRC32C; the file ends with a trailer
-// (chunk count, total bytes, CRC) so a truncated file is detected. Format:
-// docs/formats/snapshot.md.
+// snapshot visible and durable. finish() is seal() (the file whole and synced,
+// still temporary) then publish() (the rename); a snapshot received from a
+// leader is sealed as it arrives and published only if Raft takes it. A crash
+// before publishing leaves a temporary file that open() removes. Each chunk
+// carries a CRC32C; the file ends with a trailer (chunk count, total bytes, CRC)
+// so a truncated file is detected. Format: docs/formats/snapshot.md.
 //
-// Threads: one writer per group at a time; readers on any thread. The store's own
-// maps are guarded by a mutex.
+// Threads: writers and readers on any thread. Several writers of one group may
+// be open at once, at different indexes (a snapshot being received while the
+// group takes its own); each writer is used by one thread at a time. The
+// store's own maps are guarded by a mutex.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/byte_source.h"
 #include "base/ids.h"
 #include "raft/types.h"
 #include "storage/file_system.h"
@@ -32,18 +37,30 @@ class SnapshotWriter {
   // Adds a chunk of the application's snapshot data (any size; may be called 0+ times).
   virtual Status append(std::string_view chunk) = 0;
   // Makes the snapshot durable and visible. Nothing may be called afterwards.
+  // The same as seal() then publish().
   virtual Status finish() = 0;
-  // Abandons it (also what the destructor does without finish()).
+  // Completes and syncs the file without making it the group's snapshot yet;
+  // then only publish() or abort() may be called.
+  virtual Status seal() = 0;
+  // Renames a sealed snapshot into place and syncs the directory.
+  virtual Status publish() = 0;
+  // Abandons it (also what the destructor does without finish() or publish()).
   virtual void abort() = 0;
 };
 
-class SnapshotReader {
+// Also a ByteSource of the snapshot's data (read() slices the chunks; use one
+// way of reading or the other, not both).
+class SnapshotReader : public base::ByteSource {
  public:
-  virtual ~SnapshotReader() = default;
   virtual const raft::SnapshotMeta& meta() const = 0;
   // The next chunk, in order, verified; nullopt after the last one. kCorruption if a
   // chunk or the trailer fails its check.
   virtual Result<std::optional<std::string>> next_chunk() = 0;
+  Result<std::string> read(size_t max_bytes) final;
+
+ private:
+  std::string pending_;  // of the last chunk, not yet handed out by read()
+  size_t pending_pos_ = 0;
 };
 
 class SnapshotStore {

@@ -283,7 +283,7 @@ TEST_F(SnapshotStoreTest, JointConfStateAndExtremeIdsRoundTrip) {
   EXPECT_EQ(again.value(), snap.value());
 }
 
-TEST_F(SnapshotStoreTest, BeginRejectsIndexZeroASecondWriterAndASecondTerm) {
+TEST_F(SnapshotStoreTest, BeginRejectsIndexZeroASecondWriterOfOneIndexAndASecondTerm) {
   auto store = open_store(fs_);
   ASSERT_NE(store, nullptr);
   auto zero = store->begin(GroupId{1}, make_meta(0, 0));
@@ -292,20 +292,83 @@ TEST_F(SnapshotStoreTest, BeginRejectsIndexZeroASecondWriterAndASecondTerm) {
 
   auto w = store->begin(GroupId{1}, make_meta(10, 2));
   ASSERT_TRUE(w.is_ok());
-  auto second = store->begin(GroupId{1}, make_meta(11, 2));
-  ASSERT_FALSE(second.is_ok());
-  EXPECT_EQ(second.status().code(), Code::kFailedPrecondition);
-  // Another group is independent.
+  auto same = store->begin(GroupId{1}, make_meta(10, 2));
+  ASSERT_FALSE(same.is_ok());
+  EXPECT_EQ(same.status().code(), Code::kFailedPrecondition);
+  // Another index of the same group (a snapshot received while one is taken),
+  // and another group, are independent.
+  auto next = store->begin(GroupId{1}, make_meta(11, 2));
+  ASSERT_TRUE(next.is_ok()) << next.status();
+  ASSERT_TRUE(next.value()->append("eleven").is_ok());
   auto other = store->begin(GroupId{2}, make_meta(11, 2));
   ASSERT_TRUE(other.is_ok());
   ASSERT_TRUE(other.value()->finish().is_ok());
   ASSERT_TRUE(w.value()->finish().is_ok());
+  ASSERT_TRUE(next.value()->finish().is_ok());
+  EXPECT_EQ(listed(*store, GroupId{1}), (std::vector<uint64_t>{10, 11}));
 
   // A snapshot at the same index but another term contradicts the first.
   auto conflict = store->begin(GroupId{1}, make_meta(10, 3));
   ASSERT_FALSE(conflict.is_ok());
   EXPECT_EQ(conflict.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(listed(*store, GroupId{1}), (std::vector<uint64_t>{10, 11}));
+}
+
+TEST_F(SnapshotStoreTest, ASealedSnapshotIsInvisibleUntilPublishedAndGoneIfAbandoned) {
+  auto store = open_store(fs_);
+  ASSERT_NE(store, nullptr);
+  auto kept = store->begin(GroupId{1}, make_meta(10, 2));
+  ASSERT_TRUE(kept.is_ok());
+  ASSERT_TRUE(kept.value()->append("kept").is_ok());
+  ASSERT_TRUE(kept.value()->seal().is_ok());
+  EXPECT_TRUE(store->list(GroupId{1}).empty());
+  EXPECT_TRUE(has_tmp_file(fs_, 1));
+  ASSERT_TRUE(kept.value()->publish().is_ok());
   EXPECT_EQ(listed(*store, GroupId{1}), std::vector<uint64_t>{10});
+  EXPECT_FALSE(has_tmp_file(fs_, 1));
+
+  {
+    auto dropped = store->begin(GroupId{1}, make_meta(20, 2));
+    ASSERT_TRUE(dropped.is_ok());
+    ASSERT_TRUE(dropped.value()->append("dropped").is_ok());
+    ASSERT_TRUE(dropped.value()->seal().is_ok());
+  }  // destroyed sealed, never published
+  EXPECT_FALSE(has_tmp_file(fs_, 1));
+  EXPECT_EQ(listed(*store, GroupId{1}), std::vector<uint64_t>{10});
+
+  // A crash before publishing leaves no snapshot (open() removes the file if
+  // its directory entry survived).
+  auto sealed = store->begin(GroupId{1}, make_meta(30, 2));
+  ASSERT_TRUE(sealed.is_ok());
+  ASSERT_TRUE(sealed.value()->append("sealed").is_ok());
+  ASSERT_TRUE(sealed.value()->seal().is_ok());
+  fs_.crash(1.0);
+  sealed.value().reset();  // the machine is down: its cleanup fails
+  store.reset();
+  fs_.restart();
+  store = open_store(fs_);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(listed(*store, GroupId{1}), std::vector<uint64_t>{10});
+  EXPECT_FALSE(has_tmp_file(fs_, 1));
+}
+
+TEST_F(SnapshotStoreTest, AReaderIsAByteSourceOfTheData) {
+  auto store = open_store(fs_);
+  ASSERT_NE(store, nullptr);
+  const std::string data = pattern(2 * kMiB + 3, 7);
+  ASSERT_TRUE(write_snapshot(*store, GroupId{1}, make_meta(10, 2), {data}).is_ok());
+  auto reader = store->read(GroupId{1}, Index{10});
+  ASSERT_TRUE(reader.is_ok());
+  std::string got;
+  for (;;) {
+    auto piece = reader.value()->read(300000);
+    ASSERT_TRUE(piece.is_ok()) << piece.status();
+    if (piece.value().empty()) break;
+    ASSERT_LE(piece.value().size(), 300000u);
+    got += piece.value();
+  }
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(reader.value()->read(1).value(), "");
 }
 
 TEST_F(SnapshotStoreTest, SameIndexTwiceReplacesTheFirst) {
