@@ -68,7 +68,18 @@ std::string KvStateMachine::snapshot() const { return store_->snapshot(); }
 
 base::Status KvStateMachine::restore(std::string_view data) { return store_->restore(data); }
 
-raft::Index KvStateMachine::durable_applied_index() const { return store_->applied_index(); }
+std::unique_ptr<base::ByteSource> KvStateMachine::image() const { return store_->image(); }
+
+base::Status KvStateMachine::restore_from(base::ByteSource& source) {
+  return store_->restore_from(source);
+}
+
+raft::Index KvStateMachine::durable_applied_index() const {
+  // A store a failed restore left incomplete holds no entry (its in-memory
+  // applied index is 0 as well; this says why).
+  if (store_->restoring()) return raft::Index{0};
+  return store_->applied_index();
+}
 
 base::Status KvStateMachine::sync(raft::Index applied) { return store_->sync(applied); }
 

@@ -22,6 +22,8 @@ class KvStateMachine final : public node::StateMachine {
   std::string apply(raft::Index index, std::string_view command) override;
   std::string snapshot() const override;
   base::Status restore(std::string_view data) override;
+  std::unique_ptr<base::ByteSource> image() const override;
+  base::Status restore_from(base::ByteSource& source) override;
   bool durable() const override { return true; }
   raft::Index durable_applied_index() const override;
   base::Status sync(raft::Index applied) override;

@@ -14,6 +14,7 @@
 #include "kv/store_impl.h"
 #include "kv/txn_apply.h"
 #include "kv/write_txn.h"
+#include "observe/log.h"
 
 namespace meridian::kv {
 
@@ -45,14 +46,26 @@ struct Meta {
   Revision cursor;
 };
 
-base::Status read_meta(rocksdb::DB& db, Meta* meta, bool* fresh) {
+// What open() finds: a store with its meta records, none (a new store), or a
+// restore that did not finish (docs/formats/kv.md, "Restore").
+enum class Found : uint8_t { kStore, kNothing, kInterruptedRestore };
+
+base::Status read_meta(rocksdb::DB& db, Meta* meta, Found* found) {
   std::string v;
-  rocksdb::Status s = db.Get(rocksdb::ReadOptions(), kMetaFormat, &v);
-  if (s.IsNotFound()) {
-    *fresh = true;
+  rocksdb::Status s = db.Get(rocksdb::ReadOptions(), kMetaRestoring, &v);
+  if (s.ok()) {
+    // The meta records are missing (the first batch deleted them) or the old
+    // ones; either way they do not describe the data.
+    *found = Found::kInterruptedRestore;
     return base::Status::ok();
   }
-  *fresh = false;
+  if (!s.IsNotFound()) return base::Status(base::Code::kIoError, s.ToString());
+  s = db.Get(rocksdb::ReadOptions(), kMetaFormat, &v);
+  if (s.IsNotFound()) {
+    *found = Found::kNothing;
+    return base::Status::ok();
+  }
+  *found = Found::kStore;
   if (!s.ok()) return base::Status(base::Code::kIoError, s.ToString());
   if (v.size() != 1 || v[0] != kStoreFormat) {
     return base::Status(base::Code::kCorruption, "kv store: unknown format");
@@ -85,10 +98,18 @@ void put_cursor(rocksdb::WriteBatch* batch, Revision cursor) {
   batch->Put(kMetaCompactCursor, at);
 }
 
+// A store a failed restore left incomplete has no state to apply commands to
+// (mvcc_store.h, restore_from); the node stops on that failure.
+void assert_complete(const MvccStore::Impl& impl) {
+  MERIDIAN_ASSERT(!impl.restoring.load(std::memory_order_acquire),
+                  "kv store: a write to a store left incomplete by a failed restore");
+}
+
 // Writes a finished write request: its changes, the applied index and the new
 // revision in one batch; then publishes the revision and hands the events to
 // the listener.
 void commit(MvccStore::Impl& impl, WriteTxn& w, raft::Index index) {
+  assert_complete(impl);
   rocksdb::WriteBatch* batch = w.batch();
   put_applied(batch, index, w.changed() ? w.write_revision() : w.begin_revision());
   impl.write(batch);
@@ -183,10 +204,19 @@ base::Result<std::unique_ptr<MvccStore>> MvccStore::open(const StoreOptions& opt
   }
   impl->db.reset(db);
   Meta meta;
-  bool fresh = false;
-  if (auto st = read_meta(*impl->db, &meta, &fresh); !st.is_ok()) return st;
+  Found found = Found::kStore;
+  if (auto st = read_meta(*impl->db, &meta, &found); !st.is_ok()) return st;
+  const bool fresh = found != Found::kStore;
   if (fresh) {
     rocksdb::WriteBatch batch;
+    if (found == Found::kInterruptedRestore) {
+      // What the restore wrote is of no use without the rest. Starting empty at
+      // applied index 0 (the mark goes too) makes the node restore its snapshot
+      // again, or replay its log from the start, as for a new member.
+      observe::log_warn("kv store {}: a restore from a snapshot was interrupted; starting empty",
+                        options.dir);
+      batch.DeleteRange(kAllBegin, kAllEnd);
+    }
     batch.Put(kMetaFormat, std::string(1, kStoreFormat));
     put_applied(&batch, raft::Index{0}, 1);
     put_meta_i64(&batch, kMetaCompacted, -1);
@@ -211,6 +241,7 @@ MvccStore::MvccStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
 }
 
 MvccStore::~MvccStore() {
+  impl_->images->close();  // before the database: no iterator may outlive it
   impl_->compactor.reset();
   impl_->wal_flusher.reset();  // flushes and syncs the WAL
   const rocksdb::Status s = impl_->db->Close();
@@ -268,6 +299,7 @@ Errc MvccStore::compact(raft::Index index, const CompactionRequest& req, Compact
   } else if (rev > revision()) {
     e = Errc::kFutureRevision;
   }
+  assert_complete(*impl_);
   rocksdb::WriteBatch batch;
   put_applied(&batch, index, revision());
   if (e == Errc::kOk) put_meta_i64(&batch, kMetaCompacted, rev);
@@ -286,6 +318,11 @@ Errc MvccStore::compact(raft::Index index, const CompactionRequest& req, Compact
 }
 
 base::Status MvccStore::sync(raft::Index applied) {
+  if (restoring()) {
+    // Nothing applied is held: the node must not count on it (and compact its log).
+    return base::Status(base::Code::kFailedPrecondition,
+                        "kv store: a failed restore left it incomplete");
+  }
   if (applied.value() > impl_->applied_index.load(std::memory_order_acquire)) mark_applied(applied);
   const rocksdb::Status st = impl_->db->FlushWAL(/*sync=*/true);
   if (!st.ok()) {
@@ -296,6 +333,7 @@ base::Status MvccStore::sync(raft::Index applied) {
 }
 
 void MvccStore::mark_applied(raft::Index index) {
+  assert_complete(*impl_);
   rocksdb::WriteBatch batch;
   put_applied(&batch, index, revision());
   impl_->write(&batch);

@@ -23,7 +23,8 @@
 // reflects; after a crash, the node replays the log from applied_index() + 1.
 //
 // Threads: writes (put, delete_range, txn, compact, restore) come from one thread
-// at a time, the node's apply thread. Reads (range, read_txn, history, revision,
+// at a time, the node's apply thread (which also takes images; they are read on
+// any thread). Reads (range, read_txn, history, revision,
 // ...) may come from any thread at any time, concurrently with writes: a read at
 // revision R only looks at versions <= R, which later writes never change, and
 // physical compaction runs on the store's own background thread, deleting only
@@ -37,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/byte_source.h"
 #include "base/status.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/mvcc/mvccpb/kv.pb.h"
@@ -138,9 +140,37 @@ class MvccStore {
   // Every record as bytes (format in docs/formats/kv.md), consistent at the
   // current applied index.
   std::string snapshot() const;
+  // The same bytes, fixed now but produced as they are read: from any thread,
+  // later, while writes go on, with memory of about one piece and one record.
+  // The image may outlive the store: reading it after the store is destroyed
+  // returns kUnavailable (store_image.h).
+  std::unique_ptr<base::ByteSource> image() const;
   // Replaces everything with a snapshot's contents; kCorruption (and nothing
-  // changed) if it does not decode.
+  // changed) if it does not decode. The whole snapshot is checked before
+  // anything is written.
   base::Status restore(std::string_view data);
+  // Replaces everything with an image read from `source` in pieces, written in
+  // bounded batches (docs/formats/kv.md, "Restore"). Readers wait until it is
+  // done. Fails with kCorruption if the image does not decode, or with the
+  // source's error. A failure before the first batch is written (within an
+  // image's first few MiB) changes nothing; after it, the store is left marked
+  // restoring: restoring() is true, it reads as empty with applied index 0,
+  // revision 1 and no compaction, nothing may be applied to it (a bug that
+  // stops the process), sync() fails, and only a restore (which may be
+  // retried) brings it back. Reopened, such a store starts empty at applied
+  // index 0, so that the node restores a snapshot again.
+  base::Status restore_from(base::ByteSource& source);
+  // A restore_from() failed after it had started writing.
+  bool restoring() const;
+
+  // What the last successful restore wrote, and the most memory it held for it.
+  struct RestoreStats {
+    uint64_t records = 0;
+    uint64_t batches = 0;
+    uint64_t batch_bytes_max = 0;     // the largest WriteBatch
+    uint64_t buffered_bytes_max = 0;  // the most the decoder copied (a partial record, a piece)
+  };
+  RestoreStats last_restore_stats() const;
 
   // Waits until background compaction has caught up (tests, benchmarks).
   void wait_for_compaction();

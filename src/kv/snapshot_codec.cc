@@ -16,6 +16,9 @@ constexpr uint32_t kMagic = 0x53564b4d;
 constexpr uint8_t kFormat = 1;
 constexpr size_t kHeaderBytes = 5;
 constexpr size_t kCrcBytes = 4;
+// A buffer emptied after holding a large record gives its memory back, so that
+// one huge value does not keep that much allocated for the rest of the stream.
+constexpr size_t kBufferKeepBytes = size_t{4} << 20;
 
 void put_u32le(std::string* out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -31,18 +34,29 @@ base::Status corrupt(std::string_view what) {
   return base::Status(base::Code::kCorruption, base::cat("kv snapshot: ", what));
 }
 
-bool get_bytes(std::string_view in, size_t* pos, std::string_view* out) {
-  uint64_t len = 0;
-  if (!base::get_varint(in, pos, &len) || len > in.size() - *pos) return false;
-  *out = in.substr(*pos, len);
-  *pos += len;
-  return true;
+enum class Parse : uint8_t { kOk, kNeedMore, kBad };
+
+// The varint at in[*pos], telling an input that ends inside it (more may come)
+// from an invalid one.
+Parse parse_varint(std::string_view in, size_t* pos, uint64_t* v) {
+  size_t p = *pos;
+  if (base::get_varint(in, &p, v)) {
+    *pos = p;
+    return Parse::kOk;
+  }
+  // get_varint stops at the first byte without the high bit; if one is there,
+  // the encoding itself is wrong.
+  const size_t avail = in.size() - *pos;
+  for (size_t i = 0; i < std::min(avail, base::kVarintBytesMax); ++i) {
+    if ((static_cast<uint8_t>(in[*pos + i]) & 0x80) == 0) return Parse::kBad;
+  }
+  return avail >= base::kVarintBytesMax ? Parse::kBad : Parse::kNeedMore;
 }
 
 // Checks one meta record and takes its value into `out`; the names it does not
-// know are refused.
-base::Status take_meta(std::string_view key, std::string_view value, SnapshotContents* out,
-                       int* seen) {
+// know (the restore marker among them: an image is taken of a complete store)
+// are refused.
+base::Status take_meta(std::string_view key, std::string_view value, SnapshotMeta* out, int* seen) {
   bool ok = false;
   if (key == kMetaFormat) {
     ok = value.size() == 1 && value[0] == kStoreFormat;
@@ -75,7 +89,7 @@ base::Status take_meta(std::string_view key, std::string_view value, SnapshotCon
   return base::Status::ok();
 }
 
-base::Status check_record(std::string_view key, std::string_view value, SnapshotContents* out,
+base::Status check_record(std::string_view key, std::string_view value, SnapshotMeta* meta,
                           int* metas_seen) {
   switch (key[0]) {
     case kVersionTag: {
@@ -89,7 +103,7 @@ base::Status check_record(std::string_view key, std::string_view value, Snapshot
       return base::Status::ok();
     }
     case kMetaTag:
-      return take_meta(key, value, out, metas_seen);
+      return take_meta(key, value, meta, metas_seen);
     default:
       return corrupt("unknown record");
   }
@@ -97,53 +111,203 @@ base::Status check_record(std::string_view key, std::string_view value, Snapshot
 
 }  // namespace
 
+// --- encoder ---
+
 SnapshotEncoder::SnapshotEncoder() {
   put_u32le(&out_, kMagic);
   out_.push_back(static_cast<char>(kFormat));
+  extend_checksum(0);
+}
+
+void SnapshotEncoder::extend_checksum(size_t from) {
+  crc_ = crc32c_extend(crc_, out_.data() + from, out_.size() - from);
 }
 
 void SnapshotEncoder::add(std::string_view key, std::string_view value) {
+  MERIDIAN_ASSERT(!ended_, "a snapshot record after the end");
+  MERIDIAN_ASSERT(!key.empty(), "an empty key would read as the end marker");
+  const size_t from = out_.size();
   base::put_varint(&out_, key.size());
   out_.append(key);
   base::put_varint(&out_, value.size());
   out_.append(value);
+  extend_checksum(from);
+}
+
+void SnapshotEncoder::end() {
+  MERIDIAN_ASSERT(!ended_, "a snapshot ended twice");
+  out_.push_back('\0');
+  extend_checksum(out_.size() - 1);
+  put_u32le(&out_, crc32c_mask(crc_));
+  ended_ = true;
+}
+
+std::string SnapshotEncoder::take(size_t max_bytes) {
+  const size_t n = std::min(max_bytes, pending_bytes());
+  std::string piece = out_.substr(taken_, n);
+  taken_ += n;
+  if (taken_ == out_.size()) {
+    out_.clear();
+    taken_ = 0;
+    if (out_.capacity() > kBufferKeepBytes) std::string().swap(out_);
+  } else if (taken_ >= out_.size() / 2) {
+    // Moving what is left costs no more than what was taken since the last move.
+    out_.erase(0, taken_);
+    taken_ = 0;
+  }
+  return piece;
 }
 
 std::string SnapshotEncoder::finish() && {
-  out_.push_back('\0');
-  put_u32le(&out_, crc32c_mask(crc32c(out_)));
-  return std::move(out_);
+  end();
+  if (taken_ == 0) return std::move(out_);
+  return take(pending_bytes());
+}
+
+// --- decoder ---
+
+void SnapshotDecoder::feed(std::string_view piece) {
+  MERIDIAN_ASSERT(pos_ == in_.size(), "a snapshot piece fed before the last one was used");
+  if (in_buf_) buf_.clear();  // all of it consumed
+  if (buf_.empty()) {
+    in_ = piece;
+    in_buf_ = false;
+  } else {
+    buf_.append(piece);
+    in_ = buf_;
+    in_buf_ = true;
+  }
+  pos_ = 0;
+}
+
+base::Result<SnapshotDecoder::Step> SnapshotDecoder::need_more() {
+  // Keep the unconsumed end (part of a record) for the next piece.
+  if (in_buf_) {
+    buf_.erase(0, pos_);
+  } else {
+    buf_.assign(unread());
+  }
+  if (buf_.capacity() > kBufferKeepBytes && buf_.capacity() > 2 * buf_.size()) buf_.shrink_to_fit();
+  in_ = std::string_view();
+  in_buf_ = false;
+  pos_ = 0;
+  return Step::kNeedMore;
+}
+
+base::Status SnapshotDecoder::fail(std::string_view what) {
+  state_ = State::kFailed;
+  return corrupt(what);
+}
+
+void SnapshotDecoder::consume(size_t n) {
+  crc_ = crc32c_extend(crc_, in_.data() + pos_, n);
+  pos_ += n;
+}
+
+base::Result<SnapshotDecoder::Step> SnapshotDecoder::next(std::string_view* key,
+                                                          std::string_view* value) {
+  switch (state_) {
+    case State::kHeader:
+      if (unread().size() < kHeaderBytes) return need_more();
+      if (get_u32le(unread().data()) != kMagic) return fail("bad magic");
+      if (static_cast<uint8_t>(unread()[4]) != kFormat) return fail("unknown format");
+      consume(kHeaderBytes);
+      state_ = State::kRecords;
+      return record(key, value);
+    case State::kRecords:
+      return record(key, value);
+    case State::kChecksum:
+      return checksum();
+    case State::kDone:
+      if (!unread().empty()) return fail("bytes after the end");
+      return Step::kEnd;
+    case State::kFailed:
+      break;
+  }
+  return corrupt("decoding after an error");
+}
+
+base::Result<SnapshotDecoder::Step> SnapshotDecoder::record(std::string_view* key,
+                                                            std::string_view* value) {
+  const std::string_view in = unread();
+  size_t p = 0;
+  uint64_t key_len = 0;
+  switch (parse_varint(in, &p, &key_len)) {
+    case Parse::kNeedMore:
+      return need_more();
+    case Parse::kBad:
+      return fail("bad key length");
+    case Parse::kOk:
+      break;
+  }
+  if (key_len == 0) {  // the end marker
+    consume(p);
+    state_ = State::kChecksum;
+    return checksum();
+  }
+  if (key_len > kRecordBytesMax) return fail("key too long");
+  if (in.size() - p < key_len) return need_more();
+  *key = in.substr(p, key_len);
+  p += key_len;
+  uint64_t value_len = 0;
+  switch (parse_varint(in, &p, &value_len)) {
+    case Parse::kNeedMore:
+      return need_more();
+    case Parse::kBad:
+      return fail("bad value length");
+    case Parse::kOk:
+      break;
+  }
+  if (value_len > kRecordBytesMax) return fail("value too long");
+  if (in.size() - p < value_len) return need_more();
+  *value = in.substr(p, value_len);
+  p += value_len;
+  // Every key is non-empty, so an empty prev_key_ means this is the first.
+  if (!prev_key_.empty() && *key <= prev_key_) return fail("records out of order");
+  if (auto s = check_record(*key, *value, &meta_, &metas_seen_); !s.is_ok()) {
+    state_ = State::kFailed;
+    return s;
+  }
+  prev_key_.assign(*key);
+  consume(p);
+  return Step::kRecord;
+}
+
+base::Result<SnapshotDecoder::Step> SnapshotDecoder::checksum() {
+  if (unread().size() < kCrcBytes) return need_more();
+  if (crc32c_unmask(get_u32le(unread().data())) != crc_) return fail("checksum mismatch");
+  pos_ += kCrcBytes;  // not part of what it covers
+  state_ = State::kDone;
+  if (metas_seen_ != 4) return fail("missing meta records");
+  if (meta_.compacted > meta_.revision ||
+      meta_.compact_cursor.main > std::max<int64_t>(meta_.compacted, 0)) {
+    return fail("inconsistent revisions");
+  }
+  if (!unread().empty()) return fail("bytes after the end");
+  return Step::kEnd;
+}
+
+base::Status SnapshotDecoder::finish() const {
+  if (state_ != State::kDone) return corrupt("truncated");
+  // next() refuses a byte after the end, but one may have been fed since.
+  if (pos_ != in_.size()) return corrupt("bytes after the end");
+  return base::Status::ok();
 }
 
 base::Status decode_snapshot(std::string_view data, SnapshotContents* out) {
   *out = SnapshotContents{};
-  if (data.size() < kHeaderBytes + 1 + kCrcBytes) return corrupt("too short");
-  if (get_u32le(data.data()) != kMagic) return corrupt("bad magic");
-  if (static_cast<uint8_t>(data[4]) != kFormat) return corrupt("unknown format");
-  const std::string_view body = data.substr(0, data.size() - kCrcBytes);
-  if (crc32c_unmask(get_u32le(data.data() + body.size())) != crc32c(body)) {
-    return corrupt("checksum mismatch");
-  }
-  size_t pos = kHeaderBytes;
-  std::string_view prev;
-  int metas_seen = 0;
+  SnapshotDecoder decoder;
+  decoder.feed(data);  // one piece: the records view `data` itself
   while (true) {
     std::string_view key;
-    if (!get_bytes(body, &pos, &key)) return corrupt("truncated record");
-    if (key.empty()) break;  // the end marker
     std::string_view value;
-    if (!get_bytes(body, &pos, &value)) return corrupt("truncated record");
-    if (!out->records.empty() && key <= prev) return corrupt("records out of order");
-    if (auto s = check_record(key, value, out, &metas_seen); !s.is_ok()) return s;
+    auto step = decoder.next(&key, &value);
+    if (!step.is_ok()) return step.status();
+    if (step.value() != SnapshotDecoder::Step::kRecord) break;
     out->records.emplace_back(key, value);
-    prev = key;
   }
-  if (pos != body.size()) return corrupt("bytes after the end");
-  if (metas_seen != 4) return corrupt("missing meta records");
-  if (out->compacted > out->revision ||
-      out->compact_cursor.main > std::max<int64_t>(out->compacted, 0)) {
-    return corrupt("inconsistent revisions");
-  }
+  if (auto s = decoder.finish(); !s.is_ok()) return s;
+  out->meta = decoder.meta();
   return base::Status::ok();
 }
 

@@ -7,12 +7,15 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include "kv/compactor.h"
 #include "kv/mvcc_store.h"
+#include "kv/store_image.h"
 #include "kv/wal_flusher.h"
 
 namespace meridian::kv {
@@ -25,6 +28,24 @@ inline constexpr std::string_view kMetaApplied = "mapplied";           // be64 i
 inline constexpr std::string_view kMetaCompacted = "mcompacted";       // be64 compacted revision
 inline constexpr std::string_view kMetaCompactCursor = "mcompact_at";  // be64 main, be64 sub
 inline constexpr char kStoreFormat = 1;
+// Present (empty) while a restore from a snapshot image is being written in
+// several batches: the first one writes it, the last one deletes it. Never in
+// an image: the snapshot decoder refuses meta names it does not know.
+inline constexpr std::string_view kMetaRestoring = "mrestoring";
+
+// Every record key starts with 'k', 'm' or 'r', so [kAllBegin, kAllEnd) holds
+// them all (restore and an interrupted restore's cleanup delete it).
+inline constexpr std::string_view kAllBegin("\0", 1);
+inline constexpr std::string_view kAllEnd("\xff", 1);
+
+// A restore reads its image in pieces of this size and writes it in batches
+// of about this many bytes, so that its memory is about one piece, one record
+// and one batch whatever the image's size. 1 MiB pieces (base::read_all's too)
+// make the cost per read negligible; 4 MiB spreads RocksDB's cost per batch (a WAL
+// record, a memtable insert group) over thousands of records while staying far
+// below a 64 MiB memtable (rocksdb_options.cc). Chosen, not measured.
+inline constexpr size_t kRestorePieceBytes = size_t{1} << 20;
+inline constexpr size_t kRestoreBatchBytes = size_t{4} << 20;
 
 struct MvccStore::Impl {
   StoreOptions options;
@@ -44,6 +65,12 @@ struct MvccStore::Impl {
   mutable std::shared_mutex state_mutex;
   std::unique_ptr<Compactor> compactor;
   std::unique_ptr<WalFlusher> wal_flusher;
+  // The images being read (store_image.h); closed before the database is.
+  std::shared_ptr<ImageRegistry> images = std::make_shared<ImageRegistry>();
+  // A restore failed after writing part of its image (kMetaRestoring is on
+  // disk): nothing may be applied until a restore succeeds.
+  std::atomic<bool> restoring{false};
+  MvccStore::RestoreStats last_restore;  // the apply thread's
 
   // An iterator over the current state; `upper_bound` (may be null) must outlive it.
   std::unique_ptr<rocksdb::Iterator> iterator(const rocksdb::Slice* upper_bound) const;

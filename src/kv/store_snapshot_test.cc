@@ -116,7 +116,7 @@ TEST(SnapshotCodecTest, ChecksRecordsBehindAValidChecksum) {
                                                            {"mformat", std::string(1, '\x01')}};
   SnapshotContents c;
   EXPECT_TRUE(decode_snapshot(encode(meta), &c).is_ok());
-  EXPECT_EQ(c.revision, 1);
+  EXPECT_EQ(c.meta.revision, 1);
   auto without = meta;
   without.erase(without.begin());
   EXPECT_FALSE(decode_snapshot(encode(without), &c).is_ok());  // missing meta

@@ -109,6 +109,20 @@ RawContents raw_contents(const std::string& dir) {
   return out;
 }
 
+base::Result<std::string> read_in_pieces(base::ByteSource& source, size_t max_bytes) {
+  std::string out;
+  while (true) {
+    auto piece = source.read(max_bytes);
+    if (!piece.is_ok()) return piece.status();
+    if (piece.value().empty()) break;
+    EXPECT_LE(piece.value().size(), max_bytes);
+    out += piece.value();
+  }
+  auto again = source.read(max_bytes);
+  EXPECT_TRUE(again.is_ok() && again.value().empty()) << "a source said it ended, then did not";
+  return out;
+}
+
 std::string keys_of(const etcdpb::RangeResponse& resp) {
   std::string out;
   for (const auto& kv : resp.kvs()) {

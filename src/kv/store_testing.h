@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/byte_source.h"
 #include "kv/key_codec.h"
 #include "kv/mvcc_store.h"
 
@@ -51,6 +52,11 @@ struct RawContents {
   std::vector<Revision> index;
 };
 RawContents raw_contents(const std::string& dir);
+
+// Everything a source still holds, read with reads of max_bytes, each checked to
+// return 1 to max_bytes bytes; the first error instead if one comes. After the
+// end, checks that the source keeps saying so.
+base::Result<std::string> read_in_pieces(base::ByteSource& source, size_t max_bytes);
 
 // Keys of the kvs of a response, in order, joined by ','.
 std::string keys_of(const etcdpb::RangeResponse& resp);

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "base/byte_source.h"
 #include "base/status.h"
 #include "raft/types.h"
 
@@ -27,6 +29,26 @@ class StateMachine {
   // Replaces the whole state with a snapshot's; kCorruption if it does not decode
   // (the state is then unchanged).
   virtual base::Status restore(std::string_view data) = 0;
+
+  // The same two for states too large to hold in memory. image() is the state
+  // as snapshot() would give it, fixed now (at the applied index) but read
+  // later, in pieces, possibly on another thread and after more commands were
+  // applied. restore_from() replaces the state with such an image read in
+  // pieces; kCorruption if it does not decode. A machine that cannot check a
+  // whole image before changing its state may then be left incomplete: a
+  // durable one reports durable_applied_index() 0 until a restore succeeds, so
+  // that the node restores again after a restart. The defaults go through
+  // snapshot() and restore() in memory; a large machine overrides both.
+  virtual std::unique_ptr<base::ByteSource> image() const {
+    return std::make_unique<base::StringSource>(snapshot());
+  }
+  virtual base::Status restore_from(base::ByteSource& source) {
+    auto data = base::read_all(source, kImageInMemoryMax);
+    if (!data.is_ok()) return data.status();
+    return restore(data.value());
+  }
+  // The largest image the defaults read into memory.
+  static constexpr size_t kImageInMemoryMax = size_t{1} << 30;
 
   // --- durable machines -----------------------------------------------------
   // A durable machine keeps its state on disk itself, with the index of the last
