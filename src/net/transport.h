@@ -63,7 +63,11 @@ struct TransportOptions {
   std::optional<TlsOptions> tls;
 
   uint32_t max_frame_bytes = 64u << 20;
-  uint64_t max_snapshot_bytes = 8ull << 30;
+  // Received snapshots are written here as their chunks arrive (the node's
+  // snapshot store); null: gathered in memory, for tests.
+  SnapshotSink* snapshot_sink = nullptr;
+  // A sanity bound on one received snapshot (with a sink it is on disk, not in memory).
+  uint64_t max_snapshot_bytes = 256ull << 30;
   uint64_t snapshot_chunk_bytes = 1u << 20;
   uint64_t queue_bytes_max = 64ull << 20;  // per peer
   uint32_t backoff_min_ms = 50;

@@ -21,7 +21,8 @@ Inbound::Inbound(std::shared_ptr<TransportCore> core, Tcp::socket socket)
       timer_(socket.get_executor()),
       hello_decoder_(kHelloFrameBytesMax),
       decoder_(core_->options().max_frame_bytes),
-      assembler_(core_->options().max_snapshot_bytes, kPartialSnapshotsMax) {
+      assembler_(core_->options().max_snapshot_bytes, kPartialSnapshotsMax,
+                 core_->options().snapshot_sink) {
   boost::system::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   remote_ = ec ? std::string("?") : Stream::format_endpoint(ep);
@@ -216,7 +217,6 @@ bool Inbound::handle_frame(Frame frame) {
       fail(fmt::format("bad snapshot chunk: {}", chunk.status().to_string()));
       return false;
     }
-    const GroupId group = chunk.value().group;
     auto whole = assembler_.add(std::move(chunk).value());
     if (!whole.is_ok()) {
       fail(fmt::format("bad snapshot chunk: {}", whole.status().to_string()));
@@ -225,7 +225,7 @@ bool Inbound::handle_frame(Frame frame) {
     if (whole.value()) {
       counters_->messages_in.fetch_add(1, std::memory_order_relaxed);
       std::vector<Envelope> one;
-      one.push_back(Envelope{group, std::move(*whole.value())});
+      one.push_back(std::move(*whole.value()));
       core_->deliver(from_, std::move(one));
     }
     return true;

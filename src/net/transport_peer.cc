@@ -118,8 +118,7 @@ void Peer::close(std::function<void()> done) {
     self->redial_timer_.cancel();
     if (self->conn_) self->conn_->close();
     self->conn_.reset();
-    self->chunks_.clear();
-    self->snapshot_bytes_.store(0);
+    self->end_snapshot();
     {
       std::lock_guard lock(self->mu_);
       self->connected_ = false;
@@ -344,10 +343,8 @@ void Peer::schedule_redial() {
 void Peer::drop_everything(Conn* conn) {
   std::vector<DropNote> notes = std::move(conn->in_flight);
   conn->in_flight.clear();
-  if (!chunks_.empty()) notes.push_back(DropNote{snapshot_group_, raft::MessageType::kSnapshot});
-  chunks_.clear();
-  next_chunk_ = 0;
-  snapshot_bytes_.store(0);
+  if (splitter_) notes.push_back(DropNote{snapshot_group_, raft::MessageType::kSnapshot});
+  end_snapshot();
   {
     std::lock_guard lock(mu_);
     connected_ = false;
@@ -443,25 +440,13 @@ void Peer::maybe_write() {
       queue_.pop_front();
     }
     queue_bytes_ -= taken;
-    if (chunks_.empty() && !snapshots_.empty()) {
+    if (!splitter_ && !snapshots_.empty()) {
       snapshot = std::move(snapshots_.front());
       snapshots_.pop_front();
     }
     publish_queue_bytes();
   }
-  if (snapshot) {
-    // Split only when its turn comes: until then the data stays shared with the caller.
-    snapshot_group_ = snapshot->group;
-    chunks_ = split_snapshot(snapshot->group, ++snapshot_id_, snapshot->message,
-                             core_->options().snapshot_chunk_bytes);
-    MERIDIAN_ASSERT(!chunks_.empty(), "split_snapshot returned no chunk");
-    next_chunk_ = 0;
-    uint64_t bytes = 0;
-    for (const SnapshotChunk& c : chunks_) bytes += c.data.size();
-    snapshot_bytes_.store(bytes);
-    std::lock_guard lock(mu_);
-    publish_queue_bytes();
-  }
+  prepare_chunk(std::move(snapshot));
 
   conn->batch_frame.clear();
   conn->chunk_frame.clear();
@@ -481,10 +466,9 @@ void Peer::maybe_write() {
       append_frame(&conn->batch_frame, FrameType::kMessages, payload);
     }
   }
-  conn->chunk_in_write = !chunks_.empty();
+  conn->chunk_in_write = chunk_.has_value();
   if (conn->chunk_in_write) {
-    append_frame(&conn->chunk_frame, FrameType::kSnapshotChunk,
-                 encode_snapshot_chunk(chunks_[next_chunk_]));
+    append_frame(&conn->chunk_frame, FrameType::kSnapshotChunk, encode_snapshot_chunk(*chunk_));
   }
   if (conn->batch_frame.empty() && conn->chunk_frame.empty()) {
     // Only after dropping an unencodable batch: more may be queued behind it.
@@ -522,21 +506,48 @@ void Peer::on_written(const std::shared_ptr<Conn>& conn, const boost::system::er
   maybe_write();
 }
 
+void Peer::prepare_chunk(std::optional<Envelope> queued) {
+  if (queued) {
+    // Cut only when its turn comes: until then the data stays with the caller.
+    snapshot_group_ = queued->group;
+    splitter_ = std::make_unique<SnapshotSplitter>(queued->group, ++snapshot_id_, *queued,
+                                                   core_->options().snapshot_chunk_bytes);
+  }
+  if (!splitter_ || chunk_) return;
+  auto next = splitter_->next();
+  if (!next.is_ok()) {
+    log_warn("cannot send a snapshot of group {} to peer {}: {}", snapshot_group_, id_,
+             next.status().to_string());
+    end_snapshot();
+    core_->report_dropped(id_, {DropNote{snapshot_group_, raft::MessageType::kSnapshot}});
+    // Another snapshot may be queued behind it.
+    asio::post(strand_, [self = shared_from_this()] { self->maybe_write(); });
+    return;
+  }
+  chunk_ = std::move(next).value();
+  snapshot_bytes_.store(chunk_->data.size());
+  std::lock_guard lock(mu_);
+  publish_queue_bytes();
+}
+
 void Peer::finish_chunk() {
-  MERIDIAN_ASSERT(next_chunk_ < chunks_.size(), "chunk ", next_chunk_, " of ", chunks_.size());
-  SnapshotChunk& c = chunks_[next_chunk_];
-  snapshot_bytes_.fetch_sub(c.data.size());
-  std::string().swap(c.data);  // give the memory back now, not when the snapshot ends
-  c.header.reset();
-  ++next_chunk_;
-  if (next_chunk_ == chunks_.size()) {
-    chunks_.clear();
-    next_chunk_ = 0;
+  MERIDIAN_ASSERT(chunk_.has_value(), "a chunk written without one prepared");
+  const bool last = chunk_->last;
+  chunk_.reset();  // give the memory back now, not when the snapshot ends
+  snapshot_bytes_.store(0);
+  if (last) {
+    splitter_.reset();
     counters_->messages_out.fetch_add(1, std::memory_order_relaxed);
     core_->report_snapshot_sent(id_, snapshot_group_);
   }
   std::lock_guard lock(mu_);
   publish_queue_bytes();
+}
+
+void Peer::end_snapshot() {
+  splitter_.reset();
+  chunk_.reset();
+  snapshot_bytes_.store(0);
 }
 
 void Peer::publish_queue_bytes() {

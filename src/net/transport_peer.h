@@ -14,8 +14,8 @@
 //
 // Bounds: queued messages at most queue_bytes_max (estimated size, see
 // estimate_bytes), snapshots queued at most kSnapshotsQueuedMax (their data is
-// shared with the caller, not copied, until one is split for sending), pending
-// drop notifications at most kDropNotesMax.
+// shared with the caller or read from their image one chunk ahead as they go
+// out, never copied whole), pending drop notifications at most kDropNotesMax.
 #pragma once
 
 #include <array>
@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -92,7 +93,11 @@ class Peer : public std::enable_shared_from_this<Peer> {
   void flush_drops();
   void maybe_write();
   void on_written(const std::shared_ptr<Conn>& conn, const boost::system::error_code& ec, size_t n);
+  // Starts the next queued snapshot, or cuts the current one's next chunk, if
+  // no chunk is waiting; reports a snapshot whose data cannot be read as dropped.
+  void prepare_chunk(std::optional<Envelope> queued);
   void finish_chunk();
+  void end_snapshot();
   void publish_queue_bytes();  // needs mu_ held
 
   const std::shared_ptr<TransportCore> core_;
@@ -110,11 +115,13 @@ class Peer : public std::enable_shared_from_this<Peer> {
   bool ever_connected_ = false;
   uint32_t failures_ = 0;  // dial failures since the last connection (log once per streak)
   std::minstd_rand rng_;
-  std::vector<SnapshotChunk> chunks_;  // the snapshot being sent; empty: none
-  size_t next_chunk_ = 0;
+  // The snapshot being sent (null: none), cut into chunks as they go out, and
+  // its chunk being written.
+  std::unique_ptr<SnapshotSplitter> splitter_;
+  std::optional<SnapshotChunk> chunk_;
   GroupId snapshot_group_;
   uint64_t snapshot_id_ = 0;
-  std::atomic<uint64_t> snapshot_bytes_{0};  // data of chunks_ not yet written
+  std::atomic<uint64_t> snapshot_bytes_{0};  // data of chunk_ not yet written
 
   std::mutex mu_;
   bool connected_ = false;          // guarded by mu_; queueing allowed

@@ -275,4 +275,31 @@ bool LogCapture::contains(const std::vector<std::string>& parts) const {
   return false;
 }
 
+base::Status MemorySink::Kept::keep() {
+  sink->kept.push_back(data);
+  return base::Status::ok();
+}
+
+MemorySink::Spool::~Spool() {
+  if (!finished) ++sink->discarded;
+}
+
+base::Status MemorySink::Spool::append(std::string_view d) {
+  if (sink->fail_appends) return base::Status(base::Code::kNoSpace, "disk full");
+  data.append(d);
+  return base::Status::ok();
+}
+
+base::Result<std::shared_ptr<ReceivedSnapshot>> MemorySink::Spool::finish() {
+  finished = true;
+  return std::shared_ptr<ReceivedSnapshot>(std::make_shared<Kept>(sink, data));
+}
+
+base::Result<std::unique_ptr<SnapshotSpool>> MemorySink::begin(GroupId g,
+                                                               const raft::SnapshotMeta& meta) {
+  begun.emplace_back(g, meta.index);
+  if (fail_begin) return base::Status(base::Code::kIoError, "cannot create");
+  return std::unique_ptr<SnapshotSpool>(std::make_unique<Spool>(this));
+}
+
 }  // namespace meridian::net::testing

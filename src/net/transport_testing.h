@@ -111,6 +111,34 @@ Envelope make_snapshot(uint64_t from, uint64_t to, uint64_t group, std::string d
 // Whether two messages carry the same Raft content (snapshots by value).
 bool same_message(const raft::Message& a, const raft::Message& b);
 
+// A SnapshotSink that keeps what it is given in memory and can be told to fail.
+// Single-threaded use, or guarded by the caller.
+struct MemorySink final : SnapshotSink {
+  struct Kept final : ReceivedSnapshot {
+    Kept(MemorySink* s, std::string d) : sink(s), data(std::move(d)) {}
+    base::Status keep() override;
+    MemorySink* sink;
+    std::string data;
+  };
+  struct Spool final : SnapshotSpool {
+    explicit Spool(MemorySink* s) : sink(s) {}
+    ~Spool() override;
+    base::Status append(std::string_view d) override;
+    base::Result<std::shared_ptr<ReceivedSnapshot>> finish() override;
+    MemorySink* sink;
+    std::string data;
+    bool finished = false;
+  };
+  base::Result<std::unique_ptr<SnapshotSpool>> begin(GroupId g,
+                                                     const raft::SnapshotMeta& meta) override;
+
+  std::vector<std::pair<GroupId, raft::Index>> begun;
+  std::vector<std::string> kept;
+  int discarded = 0;
+  bool fail_begin = false;
+  bool fail_appends = false;
+};
+
 // A blocking TCP client on plain POSIX sockets, with deadlines.
 class RawClient {
  public:

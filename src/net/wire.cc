@@ -1,4 +1,4 @@
-// Peer protocol payloads, version 1 (docs/formats/peer.md). Fixed-width integers
+// Peer protocol payloads, version 2 (docs/formats/peer.md). Fixed-width integers
 // are little endian; varint is LEB128 of a u64 in its shortest form.
 //
 //   hello       := magic:u32 (="MRDN") version:u16 cluster_id:u64 from:u64 to:u64
@@ -22,9 +22,9 @@
 //                  first entry, the previous entry's index + 1 after it
 //   context     := len:varint (>= 1) bytes{len}
 //
-//   chunk       := group:varint id:varint total_bytes:varint offset:varint
+//   chunk       := group:varint id:varint offset:varint last:u8 (0|1)
 //                  [body snapshot_meta]  (iff offset == 0; body type kSnapshot)
-//                  data_len:varint data{data_len}   (offset + data_len <= total_bytes)
+//                  data_len:varint data{data_len}
 //   snapshot_meta := index:varint term:varint nodes (voters) nodes (voters_outgoing)
 //                  nodes (learners) nodes (learners_next) auto_leave:u8 (0|1)
 //   nodes       := count:varint (<= 1024) node:varint{count}
@@ -403,48 +403,90 @@ base::Result<std::vector<Envelope>> decode_batch(std::string_view payload, raft:
   return batch;
 }
 
-std::vector<SnapshotChunk> split_snapshot(GroupId group, uint64_t id, const raft::Message& m,
-                                          uint64_t chunk_bytes) {
-  MERIDIAN_ASSERT(m.type == MessageType::kSnapshot, "split_snapshot of a ",
+namespace {
+
+// The data of a snapshot held in memory, handed out in slices without a copy of
+// the whole.
+class SnapshotDataSource final : public base::ByteSource {
+ public:
+  explicit SnapshotDataSource(std::shared_ptr<const raft::Snapshot> snapshot)
+      : snapshot_(std::move(snapshot)) {}
+  base::Result<std::string> read(size_t max_bytes) override {
+    const std::string& data = snapshot_->data;
+    const size_t n = std::min(max_bytes, data.size() - pos_);
+    std::string out = data.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const raft::Snapshot> snapshot_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+SnapshotSplitter::SnapshotSplitter(GroupId group, uint64_t id, const Envelope& e,
+                                   uint64_t chunk_bytes)
+    : group_(group), id_(id), chunk_bytes_(chunk_bytes) {
+  const Message& m = e.message;
+  MERIDIAN_ASSERT(m.type == MessageType::kSnapshot, "a snapshot splitter for a ",
                   raft::message_type_name(m.type), " message");
   MERIDIAN_ASSERT(m.snapshot != nullptr, "a kSnapshot message without its snapshot");
   MERIDIAN_ASSERT(chunk_bytes >= 1, "chunks of 0 bytes");
+  MERIDIAN_ASSERT(e.image == nullptr || m.snapshot->data.empty(),
+                  "a snapshot with both an image and data");
   auto header = std::make_shared<Message>(m);
   header->snapshot = std::make_shared<raft::Snapshot>(raft::Snapshot{m.snapshot->meta, {}});
+  header_ = std::move(header);
+  source_ = e.image ? e.image : std::make_shared<SnapshotDataSource>(m.snapshot);
+}
 
-  const std::string& data = m.snapshot->data;
-  const uint64_t total = data.size();
-  std::vector<SnapshotChunk> chunks;
-  chunks.reserve(
-      static_cast<size_t>(std::max<uint64_t>(1, (total + chunk_bytes - 1) / chunk_bytes)));
-  uint64_t offset = 0;
-  do {
-    const uint64_t n = std::min(chunk_bytes, total - offset);
-    SnapshotChunk& c = chunks.emplace_back();
-    c.group = group;
-    c.id = id;
-    c.total_bytes = total;
-    c.offset = offset;
-    c.data = data.substr(static_cast<size_t>(offset), static_cast<size_t>(n));
-    if (offset == 0) c.header = header;
-    offset += n;
-  } while (offset < total);
-  return chunks;
+base::Result<SnapshotChunk> SnapshotSplitter::next() {
+  MERIDIAN_ASSERT(!done_, "next() after the last chunk");
+  auto fail = [&](const base::Status& s) {
+    done_ = true;
+    source_.reset();
+    return base::Status(s.code(), "reading the snapshot to send: " + s.message());
+  };
+  if (!started_) {
+    auto first = source_->read(static_cast<size_t>(chunk_bytes_));
+    if (!first.is_ok()) return fail(first.status());
+    ahead_ = std::move(first).value();
+    started_ = true;
+  }
+  SnapshotChunk c;
+  c.group = group_;
+  c.id = id_;
+  c.offset = offset_;
+  c.data = std::move(ahead_);
+  ahead_.clear();
+  if (offset_ == 0) c.header = header_;
+  if (!c.data.empty()) {
+    // One chunk ahead: the chunk is the last one when nothing follows it.
+    auto next = source_->read(static_cast<size_t>(chunk_bytes_));
+    if (!next.is_ok()) return fail(next.status());
+    ahead_ = std::move(next).value();
+  }
+  c.last = ahead_.empty();
+  offset_ += c.data.size();
+  if (c.last) {
+    done_ = true;
+    source_.reset();
+  }
+  return c;
 }
 
 std::string encode_snapshot_chunk(const SnapshotChunk& c) {
   MERIDIAN_ASSERT((c.offset == 0) == (c.header != nullptr),
                   "the message goes with the chunk at offset 0 and only there (offset ", c.offset,
                   ")");
-  MERIDIAN_ASSERT(c.offset <= c.total_bytes && c.data.size() <= c.total_bytes - c.offset, "chunk [",
-                  c.offset, ", +", c.data.size(), ") past the snapshot's ", c.total_bytes,
-                  " bytes");
   std::string out;
   out.reserve(c.data.size() + 64);
   put_varint(&out, c.group.value());
   put_varint(&out, c.id);
-  put_varint(&out, c.total_bytes);
   put_varint(&out, c.offset);
+  out.push_back(c.last ? 1 : 0);
   if (c.header) {
     const Message& m = *c.header;
     MERIDIAN_ASSERT(m.type == MessageType::kSnapshot, "a chunk's header is a ",
@@ -465,9 +507,14 @@ base::Result<SnapshotChunk> decode_snapshot_chunk(std::string_view payload, raft
   SnapshotChunk c;
   c.group = GroupId{r.varint("group")};
   c.id = r.varint("id");
-  c.total_bytes = r.varint("total_bytes");
   c.offset = r.varint("offset");
+  const uint8_t last = r.u8("last");
   if (!r.ok()) return r.status();
+  if (last > 1) {
+    return base::Status(base::Code::kCorruption,
+                        "snapshot chunk: last flag " + std::to_string(last) + " (0 or 1)");
+  }
+  c.last = last == 1;
   if (c.offset == 0) {
     auto m = std::make_shared<Message>();
     m->from = from;
@@ -486,12 +533,6 @@ base::Result<SnapshotChunk> decode_snapshot_chunk(std::string_view payload, raft
   }
   const uint64_t len = r.varint("data length");
   if (!r.ok()) return r.status();
-  if (c.offset > c.total_bytes || len > c.total_bytes - c.offset) {
-    return base::Status(base::Code::kCorruption,
-                        "snapshot chunk: data at offset " + std::to_string(c.offset) + " of " +
-                            std::to_string(len) + " bytes runs past the snapshot's " +
-                            std::to_string(c.total_bytes) + " bytes");
-  }
   c.data = std::string(r.bytes(len, "data"));
   if (!r.expect_end()) return r.status();
   return c;
@@ -502,19 +543,21 @@ base::Result<SnapshotChunk> decode_snapshot_chunk(std::string_view payload, raft
 struct SnapshotAssembler::Partial {
   GroupId group;
   uint64_t id = 0;
-  uint64_t total_bytes = 0;
+  uint64_t received = 0;  // data bytes so far
   std::shared_ptr<const raft::Message> header;
-  std::string data;
+  std::unique_ptr<SnapshotSpool> spool;  // with a sink
+  std::string data;                      // without one
 };
 
-SnapshotAssembler::SnapshotAssembler(uint64_t max_snapshot_bytes, size_t max_groups)
-    : max_snapshot_bytes_(max_snapshot_bytes), max_groups_(max_groups) {}
+SnapshotAssembler::SnapshotAssembler(uint64_t max_snapshot_bytes, size_t max_groups,
+                                     SnapshotSink* sink)
+    : max_snapshot_bytes_(max_snapshot_bytes), max_groups_(max_groups), sink_(sink) {}
 
 SnapshotAssembler::~SnapshotAssembler() = default;
 
 size_t SnapshotAssembler::partial() const { return partial_.size(); }
 
-base::Result<std::shared_ptr<raft::Message>> SnapshotAssembler::add(SnapshotChunk chunk) {
+base::Result<std::optional<Envelope>> SnapshotAssembler::add(SnapshotChunk chunk) {
   auto it = std::find_if(partial_.begin(), partial_.end(),
                          [&](const auto& p) { return p->group == chunk.group; });
   // Any error drops the group's partial snapshot: the connection closes and the
@@ -524,10 +567,6 @@ base::Result<std::shared_ptr<raft::Message>> SnapshotAssembler::add(SnapshotChun
     return base::Status(base::Code::kCorruption,
                         "snapshot for group " + std::to_string(chunk.group.value()) + ": " + why);
   };
-  if (chunk.total_bytes > max_snapshot_bytes_) {
-    return refuse(std::to_string(chunk.total_bytes) + " bytes exceeds the limit of " +
-                  std::to_string(max_snapshot_bytes_));
-  }
   if (chunk.offset == 0) {
     const auto& h = chunk.header;
     if (!h || h->type != MessageType::kSnapshot || !h->snapshot) {
@@ -535,14 +574,19 @@ base::Result<std::shared_ptr<raft::Message>> SnapshotAssembler::add(SnapshotChun
     }
     if (it != partial_.end()) {
       partial_.erase(it);  // a newer snapshot (or a restart of it) replaces this one
+      it = partial_.end();
     } else if (partial_.size() >= max_groups_) {
       return refuse("more than " + std::to_string(max_groups_) + " partial snapshots at once");
     }
     auto p = std::make_unique<Partial>();
     p->group = chunk.group;
     p->id = chunk.id;
-    p->total_bytes = chunk.total_bytes;
     p->header = std::move(chunk.header);
+    if (sink_ != nullptr) {
+      auto spool = sink_->begin(chunk.group, p->header->snapshot->meta);
+      if (!spool.is_ok()) return refuse("cannot store it: " + spool.status().to_string());
+      p->spool = std::move(spool).value();
+    }
     partial_.push_back(std::move(p));
     it = partial_.end() - 1;
   } else {
@@ -550,33 +594,41 @@ base::Result<std::shared_ptr<raft::Message>> SnapshotAssembler::add(SnapshotChun
       return refuse("a chunk at offset " + std::to_string(chunk.offset) + " without a first chunk");
     }
     const Partial& p = **it;
-    if (chunk.header || chunk.id != p.id || chunk.total_bytes != p.total_bytes ||
-        chunk.offset != p.data.size()) {
+    if (chunk.header || chunk.id != p.id || chunk.offset != p.received) {
       return refuse("chunk (id " + std::to_string(chunk.id) + ", offset " +
-                    std::to_string(chunk.offset) + " of " + std::to_string(chunk.total_bytes) +
-                    ") does not continue the one in progress (id " + std::to_string(p.id) +
-                    ", offset " + std::to_string(p.data.size()) + " of " +
-                    std::to_string(p.total_bytes) + ")");
+                    std::to_string(chunk.offset) + ") does not continue the one in progress (id " +
+                    std::to_string(p.id) + ", offset " + std::to_string(p.received) + ")");
     }
   }
   Partial& p = **it;
-  if (chunk.data.size() > p.total_bytes - p.data.size()) {
-    return refuse("chunk at offset " + std::to_string(chunk.offset) + " of " +
-                  std::to_string(chunk.data.size()) + " bytes runs past " +
-                  std::to_string(p.total_bytes) + " bytes");
+  if (chunk.data.size() > max_snapshot_bytes_ - p.received) {
+    return refuse("more than the limit of " + std::to_string(max_snapshot_bytes_) + " bytes");
   }
-  if (p.data.empty()) {
+  p.received += chunk.data.size();
+  if (p.spool) {
+    if (base::Status s = p.spool->append(chunk.data); !s.is_ok()) {
+      return refuse("cannot store it: " + s.to_string());
+    }
+  } else if (p.data.empty()) {
     p.data = std::move(chunk.data);
   } else {
     p.data.append(chunk.data);
   }
-  if (p.data.size() < p.total_bytes) return std::shared_ptr<raft::Message>();
+  if (!chunk.last) return std::optional<Envelope>();
 
-  auto m = std::make_shared<raft::Message>(*p.header);
-  m->snapshot =
-      std::make_shared<raft::Snapshot>(raft::Snapshot{p.header->snapshot->meta, std::move(p.data)});
+  Envelope e;
+  e.group = p.group;
+  e.message = *p.header;
+  if (p.spool) {
+    auto received = p.spool->finish();
+    if (!received.is_ok()) return refuse("cannot store it: " + received.status().to_string());
+    e.received = std::move(received).value();
+  } else {
+    e.message.snapshot = std::make_shared<raft::Snapshot>(
+        raft::Snapshot{p.header->snapshot->meta, std::move(p.data)});
+  }
   partial_.erase(it);
-  return m;
+  return std::optional<Envelope>(std::move(e));
 }
 
 }  // namespace meridian::net

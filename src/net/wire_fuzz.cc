@@ -85,7 +85,8 @@ void check_snapshot_chunk(std::string_view input) {
   meridian::net::SnapshotAssembler assembler(1 << 20, 2);
   auto whole = assembler.add(std::move(chunk).value());
   if (whole.is_ok() && whole.value()) {
-    MERIDIAN_ASSERT(whole.value()->type == MessageType::kSnapshot && whole.value()->snapshot,
+    const auto& m = whole.value()->message;
+    MERIDIAN_ASSERT(m.type == MessageType::kSnapshot && m.snapshot,
                     "an assembled message without its snapshot");
   }
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "net/codec_util.h"
+#include "net/transport_testing.h"
 
 namespace meridian::net {
 namespace {
@@ -488,6 +489,26 @@ Message snapshot_message(std::mt19937_64& rng, size_t bytes) {
   return m;
 }
 
+// Every chunk of a snapshot message whose data is in the message.
+std::vector<SnapshotChunk> split_snapshot(GroupId g, uint64_t id, const Message& m,
+                                          uint64_t chunk_bytes) {
+  SnapshotSplitter splitter(g, id, Envelope{g, m}, chunk_bytes);
+  std::vector<SnapshotChunk> out;
+  while (!splitter.done()) {
+    auto c = splitter.next();
+    EXPECT_TRUE(c.is_ok()) << c.status();
+    if (!c.is_ok()) break;
+    out.push_back(std::move(c).value());
+  }
+  return out;
+}
+
+// The message of a completed snapshot (null while it is not complete).
+std::shared_ptr<Message> whole_of(const base::Result<std::optional<Envelope>>& r) {
+  if (!r.is_ok() || !r.value()) return nullptr;
+  return std::make_shared<Message>(r.value()->message);
+}
+
 TEST(Snapshot, SplitEncodeDecodeAssemble) {
   std::mt19937_64 rng(21);
   constexpr uint64_t kChunk = 1000;
@@ -501,6 +522,7 @@ TEST(Snapshot, SplitEncodeDecodeAssemble) {
     std::shared_ptr<Message> whole;
     for (size_t i = 0; i < chunks.size(); i++) {
       EXPECT_EQ(chunks[i].header != nullptr, i == 0);
+      EXPECT_EQ(chunks[i].last, i + 1 == chunks.size());
       EXPECT_LE(chunks[i].data.size(), kChunk);
       const std::string p = encode_snapshot_chunk(chunks[i]);
       auto c = decode_snapshot_chunk(p, kFrom, kTo);
@@ -509,8 +531,12 @@ TEST(Snapshot, SplitEncodeDecodeAssemble) {
       EXPECT_EQ(c.value().group, GroupId{3});
       auto r = assembler.add(std::move(c).value());
       ASSERT_TRUE(r.is_ok()) << r.status();
-      EXPECT_EQ(r.value() != nullptr, i + 1 == chunks.size());
-      if (r.value()) whole = r.value();
+      EXPECT_EQ(r.value().has_value(), i + 1 == chunks.size());
+      if (r.value()) {
+        EXPECT_EQ(r.value()->group, GroupId{3});
+        EXPECT_EQ(r.value()->received, nullptr);
+        whole = whole_of(r);
+      }
     }
     ASSERT_NE(whole, nullptr);
     expect_same(*whole, m);
@@ -530,7 +556,7 @@ TEST(Snapshot, SeveralMegabytes) {
     ASSERT_TRUE(c.is_ok());
     auto r = assembler.add(std::move(c).value());
     ASSERT_TRUE(r.is_ok()) << r.status();
-    whole = r.value();
+    whole = whole_of(r);
   }
   ASSERT_NE(whole, nullptr);
   EXPECT_EQ(*whole->snapshot, *m.snapshot);
@@ -546,10 +572,77 @@ TEST(Snapshot, HeaderKeepsEveryMessageField) {
   for (const SnapshotChunk& chunk : chunks) {
     auto c = decode_snapshot_chunk(encode_snapshot_chunk(chunk), kFrom, kTo);
     ASSERT_TRUE(c.is_ok()) << c.status();
-    whole = assembler.add(std::move(c).value()).value();
+    whole = whole_of(assembler.add(std::move(c).value()));
   }
   ASSERT_NE(whole, nullptr);
   expect_same(*whole, m);
+}
+
+// An image read piece by piece, recording how far it was read, and failing
+// at a chosen offset if asked.
+class CountingImage final : public base::ByteSource {
+ public:
+  CountingImage(std::string data, uint64_t fail_at = UINT64_MAX)
+      : data_(std::move(data)), fail_at_(fail_at) {}
+  base::Result<std::string> read(size_t max_bytes) override {
+    if (pos_ >= fail_at_) return base::Status(Code::kIoError, "the disk went away");
+    const size_t n = std::min(max_bytes, data_.size() - pos_);
+    std::string out = data_.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+  uint64_t read_so_far() const { return pos_; }
+
+ private:
+  std::string data_;
+  uint64_t fail_at_;
+  size_t pos_ = 0;
+};
+
+TEST(Snapshot, AnImageIsReadOneChunkAheadOfWhatWasSent) {
+  std::mt19937_64 rng(25);
+  Message m = snapshot_message(rng, 0);
+  const std::string data = random_bytes(rng, 10 * 100 + 37);
+  auto image = std::make_shared<CountingImage>(data);
+  SnapshotSplitter splitter(GroupId{4}, 2, Envelope{GroupId{4}, m, image}, 100);
+  SnapshotAssembler assembler(1 << 20, 1);
+  std::shared_ptr<Message> whole;
+  uint64_t sent = 0;
+  while (!splitter.done()) {
+    auto c = splitter.next();
+    ASSERT_TRUE(c.is_ok()) << c.status();
+    sent += c.value().data.size();
+    // Never more than the chunk handed out plus the one after it.
+    EXPECT_LE(image->read_so_far(), sent + 100);
+    auto r = assembler.add(std::move(c).value());
+    ASSERT_TRUE(r.is_ok()) << r.status();
+    whole = whole_of(r);
+  }
+  ASSERT_NE(whole, nullptr);
+  EXPECT_EQ(whole->snapshot->meta, m.snapshot->meta);
+  EXPECT_TRUE(whole->snapshot->data == data);
+}
+
+TEST(Snapshot, AnImageThatFailsEndsTheSnapshotWithItsError) {
+  std::mt19937_64 rng(26);
+  Message m = snapshot_message(rng, 0);
+  auto image = std::make_shared<CountingImage>(random_bytes(rng, 1000), 300);
+  SnapshotSplitter splitter(GroupId{4}, 2, Envelope{GroupId{4}, m, image}, 100);
+  base::Status error;
+  int chunks = 0;
+  while (!splitter.done()) {
+    auto c = splitter.next();
+    if (!c.is_ok()) {
+      error = c.status();
+      break;
+    }
+    ++chunks;
+    EXPECT_FALSE(c.value().last);
+  }
+  EXPECT_TRUE(splitter.done());
+  EXPECT_EQ(error.code(), Code::kIoError);
+  EXPECT_NE(error.message().find("the disk went away"), std::string::npos);
+  EXPECT_EQ(chunks, 2);  // the third chunk's read-ahead failed
 }
 
 TEST(Snapshot, TruncatedChunksAreCorruption) {
@@ -566,34 +659,33 @@ TEST(Snapshot, TruncatedChunksAreCorruption) {
 }
 
 TEST(Snapshot, MalformedChunksAreCorruption) {
-  auto chunk = [](uint64_t total, uint64_t offset, const std::string& rest) {
+  auto chunk = [](uint64_t offset, uint8_t last, const std::string& rest) {
     std::string p;
     put_varint(&p, 1);  // group
     put_varint(&p, 1);  // id
-    put_varint(&p, total);
     put_varint(&p, offset);
+    p.push_back(static_cast<char>(last));
     return decode_snapshot_chunk(p + rest, kFrom, kTo);
   };
-  // Data past the total.
-  EXPECT_FALSE(chunk(10, 8,
-                     "\x03"
-                     "abc")
-                   .is_ok());
-  EXPECT_TRUE(chunk(10, 7,
+  EXPECT_TRUE(chunk(7, 1,
                     "\x03"
                     "abc")
                   .is_ok());
-  EXPECT_FALSE(chunk(10, 11, std::string(1, '\0')).is_ok());
+  // A last flag other than 0 or 1.
+  EXPECT_FALSE(chunk(7, 2,
+                     "\x03"
+                     "abc")
+                   .is_ok());
   // A first chunk whose message is not a kSnapshot: a kAppend body, empty meta.
   const std::string empty_meta("\x00\x00\x00\x00\x00\x00\x00", 7);
-  EXPECT_FALSE(chunk(0, 0, std::string("\x00\x00", 2) + empty_meta + '\0').is_ok());
+  EXPECT_FALSE(chunk(0, 1, std::string("\x00\x00", 2) + empty_meta + '\0').is_ok());
   const std::string snap_body("\x08\x00", 2);
-  EXPECT_TRUE(chunk(0, 0, snap_body + empty_meta + '\0').is_ok());
+  EXPECT_TRUE(chunk(0, 1, snap_body + empty_meta + '\0').is_ok());
   // Too many voters, and auto_leave other than 0/1.
   std::string many = snap_body + std::string("\x00\x00", 2);
   put_varint(&many, 1025);
-  EXPECT_FALSE(chunk(0, 0, many + std::string(1025, '\x01') + std::string(4, '\0')).is_ok());
-  EXPECT_FALSE(chunk(0, 0, snap_body + std::string("\x00\x00\x00\x00\x00\x00\x02\x00", 8)).is_ok());
+  EXPECT_FALSE(chunk(0, 1, many + std::string(1025, '\x01') + std::string(4, '\0')).is_ok());
+  EXPECT_FALSE(chunk(0, 1, snap_body + std::string("\x00\x00\x00\x00\x00\x00\x02\x00", 8)).is_ok());
 }
 
 class AssemblerTest : public ::testing::Test {
@@ -607,11 +699,17 @@ class AssemblerTest : public ::testing::Test {
 TEST_F(AssemblerTest, TooBig) {
   SnapshotAssembler a(100, 4);
   auto c = chunks(GroupId{1}, 1, 101, 50);
-  auto r = a.add(c[0]);
+  ASSERT_TRUE(a.add(c[0]).is_ok());
+  ASSERT_TRUE(a.add(c[1]).is_ok());
+  auto r = a.add(c[2]);  // byte 101
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), Code::kCorruption);
   EXPECT_EQ(a.partial(), 0u);
-  EXPECT_TRUE(a.add(chunks(GroupId{1}, 2, 100, 50)[0]).is_ok());
+  auto fits = chunks(GroupId{1}, 2, 100, 50);
+  ASSERT_TRUE(a.add(fits[0]).is_ok());
+  auto done = a.add(fits[1]);
+  ASSERT_TRUE(done.is_ok()) << done.status();
+  EXPECT_TRUE(done.value().has_value());
 }
 
 TEST_F(AssemblerTest, WrongOffsetOrIdOrMissingStart) {
@@ -659,8 +757,9 @@ TEST_F(AssemblerTest, ANewSnapshotReplacesAPartialOne) {
   ASSERT_TRUE(a.add(fresh[0]).is_ok());
   auto r = a.add(fresh[1]);
   ASSERT_TRUE(r.is_ok()) << r.status();
-  ASSERT_NE(r.value(), nullptr);
-  EXPECT_EQ(r.value()->snapshot->data, fresh[0].data + fresh[1].data);
+  auto whole = whole_of(r);
+  ASSERT_NE(whole, nullptr);
+  EXPECT_EQ(whole->snapshot->data, fresh[0].data + fresh[1].data);
   EXPECT_EQ(a.partial(), 0u);
 }
 
@@ -677,12 +776,57 @@ TEST_F(AssemblerTest, InterleavedGroupsAndTheGroupLimit) {
   EXPECT_EQ(refused.status().code(), Code::kCorruption);
   auto done1 = a.add(g1[1]);
   ASSERT_TRUE(done1.is_ok());
-  ASSERT_NE(done1.value(), nullptr);
+  ASSERT_TRUE(done1.value().has_value());
   EXPECT_EQ(a.partial(), 1u);
   ASSERT_TRUE(a.add(g3[0]).is_ok());  // room again
   auto done2 = a.add(g2[1]);
   ASSERT_TRUE(done2.is_ok());
-  EXPECT_NE(done2.value(), nullptr);
+  EXPECT_TRUE(done2.value().has_value());
+}
+
+TEST_F(AssemblerTest, WithASinkTheDataIsStoredAndTheMessageCarriesNone) {
+  testing::MemorySink sink;
+  SnapshotAssembler a(1000, 4, &sink);
+  const Message m = snapshot_message(rng_, 250);
+  auto c = split_snapshot(GroupId{5}, 1, m, 100);
+  ASSERT_EQ(c.size(), 3u);
+  ASSERT_TRUE(a.add(c[0]).is_ok());
+  ASSERT_TRUE(a.add(c[1]).is_ok());
+  auto r = a.add(c[2]);
+  ASSERT_TRUE(r.is_ok()) << r.status();
+  ASSERT_TRUE(r.value().has_value());
+  const Envelope& e = *r.value();
+  EXPECT_EQ(e.group, GroupId{5});
+  EXPECT_EQ(e.message.snapshot->meta, m.snapshot->meta);
+  EXPECT_TRUE(e.message.snapshot->data.empty());
+  ASSERT_NE(e.received, nullptr);
+  EXPECT_TRUE(sink.kept.empty());  // stored, not kept until Raft takes it
+  ASSERT_TRUE(e.received->keep().is_ok());
+  ASSERT_EQ(sink.kept.size(), 1u);
+  EXPECT_TRUE(sink.kept[0] == m.snapshot->data);
+  ASSERT_EQ(sink.begun.size(), 1u);
+  EXPECT_EQ(sink.begun[0], std::make_pair(GroupId{5}, m.snapshot->meta.index));
+  EXPECT_EQ(sink.discarded, 0);
+}
+
+TEST_F(AssemblerTest, ASinkThatFailsRefusesTheSnapshotAndAReplacedOneIsDiscarded) {
+  testing::MemorySink sink;
+  SnapshotAssembler a(1000, 4, &sink);
+  auto c = chunks(GroupId{5}, 1, 250, 100);
+  ASSERT_TRUE(a.add(c[0]).is_ok());
+  auto fresh = chunks(GroupId{5}, 2, 250, 100);
+  ASSERT_TRUE(a.add(fresh[0]).is_ok());  // replaces the first
+  EXPECT_EQ(sink.discarded, 1);
+  sink.fail_appends = true;
+  auto r = a.add(fresh[1]);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption);
+  EXPECT_NE(r.status().message().find("disk full"), std::string::npos);
+  EXPECT_EQ(sink.discarded, 2);
+  EXPECT_EQ(a.partial(), 0u);
+  sink.fail_begin = true;
+  EXPECT_FALSE(a.add(c[0]).is_ok());
+  EXPECT_EQ(a.partial(), 0u);
 }
 
 }  // namespace

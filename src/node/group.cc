@@ -26,6 +26,47 @@ uint64_t wall_ms() {
                                    .count());
 }
 
+// A source that hands out `first` before the rest of `rest`.
+class PrefixedSource final : public base::ByteSource {
+ public:
+  PrefixedSource(std::string first, base::ByteSource* rest)
+      : first_(std::move(first)), rest_(rest) {}
+  Result<std::string> read(size_t max_bytes) override {
+    if (pos_ == first_.size()) return rest_->read(max_bytes);
+    const size_t n = std::min(max_bytes, first_.size() - pos_);
+    std::string out = first_.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+
+ private:
+  std::string first_;
+  size_t pos_ = 0;
+  base::ByteSource* rest_;
+};
+
+// Restores `sm` from group g's stored snapshot at `index`, streaming it (an image
+// can be larger than memory).
+Status restore_stored_snapshot(storage::SnapshotStore* store, GroupId g, Index index,
+                               StateMachine* sm) {
+  auto reader = store->read(g, index);
+  if (!reader.is_ok()) return reader.status();
+  auto first = reader.value()->next_chunk();
+  if (!first.is_ok()) return first.status();
+  if (!first.value() && sm->durable()) {
+    // A durable machine's own snapshots hold no data (its files are the
+    // snapshot): the log was compacted up to this index only after the machine
+    // said its state was durable there, so its files have since lost entries.
+    return Status(Code::kCorruption,
+                  cat("the state machine's files hold entries up to ", sm->durable_applied_index(),
+                      " but the log was compacted up to ", index,
+                      " after they were synced there; its data was lost"));
+  }
+  PrefixedSource source(first.value() ? std::move(*first.value()) : std::string(),
+                        reader.value().get());
+  return sm->restore_from(source);
+}
+
 Status write_snapshot_file(storage::SnapshotStore* store, GroupId g, const raft::SnapshotMeta& meta,
                            std::string_view data) {
   auto writer = store->begin(g, meta);
@@ -52,20 +93,8 @@ Result<std::unique_ptr<Group>> Group::open(GroupId id, GroupEnv* env,
   // more) is not rolled back to it; the log replays only what it lacks.
   const Index durable = g->sm_->durable_applied_index();
   if (meta.index > Index{0} && durable < meta.index) {
-    auto snap = env->snapshots->read_all(id, meta.index);
-    if (!snap.is_ok()) {
-      return Status(snap.status().code(), cat("group ", id, ": reading snapshot ", meta.index, ": ",
-                                              snap.status().message()));
-    }
-    if (g->sm_->durable() && snap.value().data.empty()) {
-      // The log was compacted up to this index only after the machine said its
-      // state was durable there; its files have since lost entries.
-      return Status(Code::kCorruption,
-                    cat("group ", id, ": the state machine's files hold entries up to ", durable,
-                        " but the log was compacted up to ", meta.index,
-                        " after they were synced there; its data was lost"));
-    }
-    if (Status s = g->sm_->restore(snap.value().data); !s.is_ok()) {
+    if (Status s = restore_stored_snapshot(env->snapshots, id, meta.index, g->sm_.get());
+        !s.is_ok()) {
       return Status(s.code(),
                     cat("group ", id, ": restoring snapshot ", meta.index, ": ", s.message()));
     }
@@ -146,7 +175,13 @@ void Group::tick(Clock::time_point now) {
   env_->wake(id_);
 }
 
-void Group::step(raft::Message m) {
+void Group::step(raft::Message m, std::shared_ptr<net::ReceivedSnapshot> received) {
+  if (received && m.type == raft::MessageType::kSnapshot && m.snapshot) {
+    // Kept until a Ready installs this snapshot; a newer one replaces it (the
+    // older data is then removed), as does nothing if Raft ignores it.
+    received_ = std::move(received);
+    received_index_ = m.snapshot->meta.index;
+  }
   // Errors here are stale or misaddressed messages, which Raft ignores by design.
   (void)replica_->step(std::move(m));
   env_->wake(id_);
@@ -324,9 +359,17 @@ void Group::process_ready() {
     rd->messages.clear();
 
     if (rd->snapshot) {
+      // The snapshot file must be durable before the journal names it. Data the
+      // transport stored as it arrived only needs publishing.
       const raft::SnapshotMeta& meta = rd->snapshot->meta;
-      if (Status s = write_snapshot_file(env_->snapshots, id_, meta, rd->snapshot->data);
-          !s.is_ok()) {
+      Status s;
+      if (received_ && received_index_ == meta.index) {
+        s = received_->keep();
+        received_.reset();
+      } else {
+        s = write_snapshot_file(env_->snapshots, id_, meta, rd->snapshot->data);
+      }
+      if (!s.is_ok()) {
         env_->fail(Status(s.code(), cat("group ", id_, ": writing received snapshot ", meta.index,
                                         ": ", s.message())));
         persisting_ = true;  // stop this group: the node is failing
@@ -400,7 +443,8 @@ void Group::finish_ready(raft::Ready& rd) {
   for (raft::Message& m : rd.messages_after_persist) send(std::move(m));
   if (rd.snapshot) {
     const raft::SnapshotMeta& meta = rd.snapshot->meta;
-    if (Status s = sm_->restore(rd.snapshot->data); !s.is_ok()) {
+    if (Status s = restore_stored_snapshot(env_->snapshots, id_, meta.index, sm_.get());
+        !s.is_ok()) {
       env_->fail(Status(s.code(), cat("group ", id_, ": restoring received snapshot ", meta.index,
                                       ": ", s.message())));
       persisting_ = true;
@@ -489,12 +533,12 @@ void Group::fail_proposal(const RequestHeader& h, const Status& why) {
 void Group::send(raft::Message m) {
   if (m.type == raft::MessageType::kSnapshot && sm_->durable()) {
     // The stored snapshot of a durable machine holds no data (see
-    // state_machine.h): the image is taken now, at the current applied index.
-    auto image = std::make_shared<raft::Snapshot>(*m.snapshot);
-    image->data = sm_->snapshot();
-    m.snapshot = std::move(image);
+    // state_machine.h): the image is fixed now, at the current applied index,
+    // and read as the transport sends it.
+    env_->send(id_, std::move(m), sm_->image());
+    return;
   }
-  env_->send(id_, std::move(m));
+  env_->send(id_, std::move(m), nullptr);
 }
 
 void Group::serve_reads() {

@@ -21,6 +21,7 @@
 
 #include "base/ids.h"
 #include "base/status.h"
+#include "net/wire.h"
 #include "node/node.h"
 #include "node/node_options.h"
 #include "node/request_codec.h"
@@ -41,8 +42,9 @@ struct GroupEnv {
   storage::LogEngine* engine = nullptr;
   storage::SnapshotStore* snapshots = nullptr;
   storage::GroupCommitter* committer = nullptr;
-  // Queues a message for the peer (flushed by the node after the current task).
-  std::function<void(GroupId, raft::Message)> send;
+  // Queues a message for the peer (flushed by the node after the current task);
+  // a kSnapshot's data may come from `image` instead of the message.
+  std::function<void(GroupId, raft::Message, std::shared_ptr<base::ByteSource> image)> send;
   // Runs `fn` on the raft thread later (used from the committer's thread).
   std::function<void(std::function<void()>)> post;
   // Runs `fn` on the raft thread after `delay`.
@@ -68,7 +70,8 @@ class Group {
 
   GroupId id() const { return id_; }
   void tick(Clock::time_point now);
-  void step(raft::Message m);
+  // `received`: a kSnapshot's data, stored by the transport (net/wire.h).
+  void step(raft::Message m, std::shared_ptr<net::ReceivedSnapshot> received = nullptr);
   void propose(std::string command, Node::ProposeDone done);
   void read(bool linearizable, Node::Query query, Node::ReadDone done);
   void transfer_leader(raft::NodeId target);
@@ -141,6 +144,10 @@ class Group {
   // Durable machines: commands up to this index are already in the machine's
   // state (it was restored from an image taken past the snapshot's index).
   raft::Index sm_holds_;
+  // The data of the latest snapshot a leader sent, stored but not yet the
+  // group's (published when a Ready installs that snapshot), and its index.
+  std::shared_ptr<net::ReceivedSnapshot> received_;
+  raft::Index received_index_;
   bool persisting_ = false;             // a Ready is with the committer
   bool snapshotting_ = false;           // an own snapshot is with the committer
   bool reissue_pending_reads_ = false;  // a leader became known: ask for reads again

@@ -24,6 +24,7 @@
 #include "node/group.h"
 #include "node/identity.h"
 #include "node/map_state_machine.h"
+#include "node/snapshot_sink.h"
 #include "observe/log.h"
 #include "storage/posix_file_system.h"
 
@@ -43,6 +44,14 @@ struct Node::Impl final : net::TransportHandler {
   observe::Registry* metrics = nullptr;
   uint64_t cluster_id = 0;
 
+  // Storage, declared before the raft thread's io_context so that it outlives
+  // the handlers left in it at shutdown (a peer connection's half-received
+  // snapshot holds a snapshot store writer until its handler is destroyed).
+  storage::PosixFileSystem fs;
+  std::unique_ptr<storage::LogEngine> engine;
+  std::unique_ptr<storage::SnapshotStore> snapshots;
+  std::unique_ptr<StoreSnapshotSink> snapshot_sink;  // received snapshots go to `snapshots`
+
   // The raft thread: every group, every state machine, the outbox, and the peer
   // transport. The transport shares the thread so that a received message is
   // stepped and an outgoing one written without a hand-over between threads:
@@ -56,9 +65,6 @@ struct Node::Impl final : net::TransportHandler {
   std::atomic<uint64_t> raft_queue_depth{0};
   uint64_t tasks_since_drain = 0;  // raft thread only
 
-  storage::PosixFileSystem fs;
-  std::unique_ptr<storage::LogEngine> engine;
-  std::unique_ptr<storage::SnapshotStore> snapshots;
   std::unique_ptr<storage::GroupCommitter> committer;
   std::unique_ptr<net::Transport> transport;
 
@@ -138,7 +144,7 @@ struct Node::Impl final : net::TransportHandler {
   void on_messages(raft::NodeId /*from*/, std::vector<net::Envelope> batch) override {
     post([this, batch = std::move(batch)]() mutable {
       for (net::Envelope& e : batch) {
-        if (Group* g = group(e.group)) g->step(std::move(e.message));
+        if (Group* g = group(e.group)) g->step(std::move(e.message), std::move(e.received));
       }
     });
   }
@@ -290,9 +296,9 @@ struct Node::Impl final : net::TransportHandler {
     env.engine = engine.get();
     env.snapshots = snapshots.get();
     env.committer = committer.get();
-    env.send = [this](GroupId g, raft::Message m) {
+    env.send = [this](GroupId g, raft::Message m, std::shared_ptr<base::ByteSource> image) {
       const raft::NodeId to = m.to;
-      outbox[to].push_back(net::Envelope{g, std::move(m)});
+      outbox[to].push_back(net::Envelope{g, std::move(m), std::move(image)});
     };
     env.post = [this](std::function<void()> fn) { post(std::move(fn)); };
     env.post_after = [this](std::chrono::milliseconds delay, std::function<void()> fn) {
@@ -339,6 +345,8 @@ struct Node::Impl final : net::TransportHandler {
     t.tls = options.peer_tls;
     t.max_frame_bytes = options.max_frame_bytes;
     t.queue_bytes_max = options.peer_queue_bytes_max;
+    snapshot_sink = std::make_unique<StoreSnapshotSink>(snapshots.get());
+    t.snapshot_sink = snapshot_sink.get();
     auto tr = net::Transport::start(raft_io, t, this);
     if (!tr.is_ok()) return tr.status();
     transport = std::move(tr).value();

@@ -127,6 +127,26 @@ class SnapshotCatchUp(ClusterCase):
         for i in range(280, 300):
             self.assertEqual(lagging.get(f"k{i % 20}", serializable=True), (200, f"v{i}"))
 
+    def test_an_image_of_many_chunks_streams_to_the_restarted_node(self):
+        # About 24 MiB of values: the image goes as some 24 chunks of 1 MiB,
+        # written to a file on the receiver and restored from it in batches.
+        leader = self.cluster.wait_leader()
+        lagging = next(n for n in self.cluster.nodes if n is not leader)
+        self.assertEqual(lagging.terminate(), 0)
+        running = [n for n in self.cluster.nodes if n.running()]
+        value = lambda i: f"{i:06d}" + "x" * (64 * 1024 - 6)  # noqa: E731
+        for i in range(384):
+            self.put_retrying(f"big{i}", value(i), nodes=running)
+        lg = leader.group()
+        self.assertGreater(lg["first_index"], 100, "the leader compacted its log")
+        lagging.start()
+        wait_until(lambda: (lagging.group() or {}).get("applied", 0) >= lg["commit"], 60,
+                   what="the restarted node to catch up")
+        self.assertGreaterEqual(lagging.group()["snapshots_received"], 1)
+        for i in range(0, 384, 37):
+            self.assertEqual(lagging.get(f"big{i}", serializable=True), (200, value(i)))
+        self.assertIn("installed snapshot", lagging.log_text())
+
 
 class GracefulLeaderStop(ClusterCase):
     def test_sigterm_moves_leadership_first(self):
