@@ -88,6 +88,9 @@ class Group {
   // match index: the one that can take over soonest. kNoNode when there is none.
   raft::NodeId best_transfer_target(const std::set<raft::NodeId>& reachable) const;
   GroupStatus status() const;
+  // A Ready (or an own snapshot) is with the committer: its completion will be
+  // posted back. For tests that drive a group by hand.
+  bool persisting() const { return persisting_ || snapshotting_; }
 
  private:
   struct PendingProposal {
