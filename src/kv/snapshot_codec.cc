@@ -298,13 +298,11 @@ base::Status decode_snapshot(std::string_view data, SnapshotContents* out) {
   *out = SnapshotContents{};
   SnapshotDecoder decoder;
   decoder.feed(data);  // one piece: the records view `data` itself
-  while (true) {
-    std::string_view key;
-    std::string_view value;
-    auto step = decoder.next(&key, &value);
-    if (!step.is_ok()) return step.status();
-    if (step.value() != SnapshotDecoder::Step::kRecord) break;
-    out->records.emplace_back(key, value);
+  if (auto s = decoder.each_record([&](std::string_view key, std::string_view value) {
+        out->records.emplace_back(key, value);
+      });
+      !s.is_ok()) {
+    return s;
   }
   if (auto s = decoder.finish(); !s.is_ok()) return s;
   out->meta = decoder.meta();

@@ -83,6 +83,19 @@ class SnapshotDecoder {
   // kNeedMore, or kEnd once the end marker, checksum and meta checks passed.
   // kCorruption if the snapshot is invalid; the decoder is then of no more use.
   base::Result<Step> next(std::string_view* key, std::string_view* value);
+  // next() until it needs more or ends, handing each record to `fn`; the error
+  // of next() if it fails.
+  template <typename Fn>
+  base::Status each_record(Fn&& fn) {
+    for (;;) {
+      std::string_view key;
+      std::string_view value;
+      auto step = next(&key, &value);
+      if (!step.is_ok()) return step.status();
+      if (step.value() != Step::kRecord) return base::Status::ok();
+      fn(key, value);
+    }
+  }
   // The input ended: kCorruption unless next() returned kEnd with nothing after.
   base::Status finish() const;
 

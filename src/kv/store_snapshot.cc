@@ -76,13 +76,10 @@ base::Status copy_image(base::ByteSource& source, SnapshotDecoder& decoder, Rest
     decoder.feed(piece.value());
     stats.buffered_bytes_max =
         std::max<uint64_t>(stats.buffered_bytes_max, decoder.buffered_bytes());
-    while (true) {
-      std::string_view key;
-      std::string_view value;
-      auto step = decoder.next(&key, &value);
-      if (!step.is_ok()) return step.status();
-      if (step.value() != SnapshotDecoder::Step::kRecord) break;
-      writer.add(key, value);
+    if (auto s = decoder.each_record(
+            [&](std::string_view key, std::string_view value) { writer.add(key, value); });
+        !s.is_ok()) {
+      return s;
     }
   }
 }

@@ -43,7 +43,7 @@ _held_port_locks = {}  # port -> open lock file, kept for the life of the proces
 _port_rng = random.Random(os.getpid() ^ time.monotonic_ns())
 
 
-def _listenable(port):
+def port_listenable(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         # As the nodes do: connections of an earlier run in TIME_WAIT do not
         # keep a port from being listened on, a listener does.
@@ -69,7 +69,7 @@ def free_port():
         except OSError:
             lock.close()
             continue
-        if not _listenable(port):
+        if not port_listenable(port):
             lock.close()
             continue
         _held_port_locks[port] = lock

@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -68,18 +67,6 @@ for _sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(_sig, _exit_on_signal)
 
 
-def _port_free(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # As the servers do: connections of an earlier run in TIME_WAIT do not
-        # keep a port from being listened on, a listener does.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def allocate_ports(block_base, block_size):
     """SLOT_PORTS free odd ports in [block_base, block_base + block_size)."""
     assert PORT_RANGE_MIN <= block_base
@@ -90,7 +77,7 @@ def allocate_ports(block_base, block_size):
     for slot in order:
         first = block_base + slot * SLOT_WIDTH
         ports = [p for p in range(first, first + SLOT_WIDTH) if p % 2 == 1]
-        if all(_port_free(p) for p in ports):
+        if all(harness.port_listenable(p) for p in ports):
             return ports
     raise RuntimeError(f"no free slot of {SLOT_PORTS} ports in {block_base}+{block_size}")
 
