@@ -17,10 +17,7 @@ using testing::StoreTest;
 class ImageTest : public StoreTest {
  protected:
   ImageTest() {
-    for (int i = 0; i < 30; ++i) put("k" + std::to_string(i % 9), std::to_string(i));
-    del("k3");
-    put(std::string("z\0z", 3), "binary\xff");
-    compact(10);
+    write_compacted_history();
     put("after", "compaction");
   }
 

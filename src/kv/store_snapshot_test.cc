@@ -36,12 +36,7 @@ std::string observable(MvccStore& s) {
 
 class SnapshotTest : public StoreTest {
  protected:
-  SnapshotTest() {
-    for (int i = 0; i < 30; ++i) put("k" + std::to_string(i % 9), std::to_string(i));
-    del("k3");
-    put(std::string("z\0z", 3), "binary\xff");
-    compact(10);
-  }
+  SnapshotTest() { write_compacted_history(); }
 };
 
 TEST_F(SnapshotTest, RoundTripIntoAFreshStore) {

@@ -209,4 +209,11 @@ std::string StoreTest::value_at(std::string_view key, int64_t revision) {
   return r.kvs_size() == 0 ? "<none>" : r.kvs(0).value();
 }
 
+void StoreTest::write_compacted_history() {
+  for (int i = 0; i < 30; ++i) put("k" + std::to_string(i % 9), std::to_string(i));
+  del("k3");
+  put(std::string("z\0z", 3), "binary\xff");
+  compact(10);
+}
+
 }  // namespace meridian::kv::testing

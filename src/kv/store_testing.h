@@ -108,6 +108,9 @@ class StoreTest : public ::testing::Test {
                             int64_t revision = 0);
   // The value of key at revision, or "<none>".
   std::string value_at(std::string_view key, int64_t revision = 0);
+  // A history for the snapshot tests: overwrites, a delete, a binary key and
+  // value, and a physical compaction at revision 10.
+  void write_compacted_history();
 
   uint64_t max_range_bytes_;
   TempDir dir_;

@@ -170,24 +170,6 @@ TEST(TransportTest, LargeSnapshotArrivesWholeBesideHeartbeats) {
   EXPECT_EQ(s.queue_bytes, 0u);
 }
 
-// An image handed out in pieces, counting what was read.
-class PiecewiseImage final : public base::ByteSource {
- public:
-  PiecewiseImage(std::string data, uint64_t fail_at) : data_(std::move(data)), fail_at_(fail_at) {}
-  base::Result<std::string> read(size_t max_bytes) override {
-    if (pos_ >= fail_at_) return base::Status(base::Code::kUnavailable, "kv store closed");
-    const size_t n = std::min(max_bytes, data_.size() - pos_);
-    std::string out = data_.substr(pos_, n);
-    pos_ += n;
-    return out;
-  }
-
- private:
-  std::string data_;
-  uint64_t fail_at_;
-  size_t pos_ = 0;
-};
-
 TEST(TransportTest, AnImageGoesChunkByChunkIntoTheReceiversSink) {
   IoThreads io;
   TransportOptions oa = test_options(1);
@@ -206,9 +188,9 @@ TEST(TransportTest, AnImageGoesChunkByChunkIntoTheReceiversSink) {
   // The first image fails a third of the way in: reported dropped, nothing
   // delivered; the second goes whole.
   Envelope broken = make_snapshot(1, 2, 9, "");
-  broken.image = std::make_shared<PiecewiseImage>(data, data.size() / 3);
+  broken.image = std::make_shared<testing::ScriptedImage>(data, data.size() / 3);
   Envelope good = make_snapshot(1, 2, 9, "");
-  good.image = std::make_shared<PiecewiseImage>(data, UINT64_MAX);
+  good.image = std::make_shared<testing::ScriptedImage>(data, UINT64_MAX);
   a->send(2, {broken});
   ASSERT_TRUE(eventually([&] { return a->handler.dropped_count() == 1; }));
   a->send(2, {good});

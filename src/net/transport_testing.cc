@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -273,6 +274,14 @@ bool LogCapture::contains(const std::vector<std::string>& parts) const {
     if (all) return true;
   }
   return false;
+}
+
+base::Result<std::string> ScriptedImage::read(size_t max_bytes) {
+  if (pos_ >= fail_at_) return base::Status(base::Code::kIoError, "the disk went away");
+  const size_t n = std::min(max_bytes, data_.size() - pos_);
+  std::string out = data_.substr(pos_, n);
+  pos_ += n;
+  return out;
 }
 
 base::Status MemorySink::Kept::keep() {

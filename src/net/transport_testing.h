@@ -111,6 +111,21 @@ Envelope make_snapshot(uint64_t from, uint64_t to, uint64_t group, std::string d
 // Whether two messages carry the same Raft content (snapshots by value).
 bool same_message(const raft::Message& a, const raft::Message& b);
 
+// An image handed out in pieces, recording how far it was read, and failing
+// (kIoError) once `fail_at` bytes were read.
+class ScriptedImage final : public base::ByteSource {
+ public:
+  explicit ScriptedImage(std::string data, uint64_t fail_at = UINT64_MAX)
+      : data_(std::move(data)), fail_at_(fail_at) {}
+  base::Result<std::string> read(size_t max_bytes) override;
+  uint64_t read_so_far() const { return pos_; }
+
+ private:
+  std::string data_;
+  uint64_t fail_at_;
+  size_t pos_ = 0;
+};
+
 // A SnapshotSink that keeps what it is given in memory and can be told to fail.
 // Single-threaded use, or guarded by the caller.
 struct MemorySink final : SnapshotSink {

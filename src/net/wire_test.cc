@@ -578,32 +578,11 @@ TEST(Snapshot, HeaderKeepsEveryMessageField) {
   expect_same(*whole, m);
 }
 
-// An image read piece by piece, recording how far it was read, and failing
-// at a chosen offset if asked.
-class CountingImage final : public base::ByteSource {
- public:
-  CountingImage(std::string data, uint64_t fail_at = UINT64_MAX)
-      : data_(std::move(data)), fail_at_(fail_at) {}
-  base::Result<std::string> read(size_t max_bytes) override {
-    if (pos_ >= fail_at_) return base::Status(Code::kIoError, "the disk went away");
-    const size_t n = std::min(max_bytes, data_.size() - pos_);
-    std::string out = data_.substr(pos_, n);
-    pos_ += n;
-    return out;
-  }
-  uint64_t read_so_far() const { return pos_; }
-
- private:
-  std::string data_;
-  uint64_t fail_at_;
-  size_t pos_ = 0;
-};
-
 TEST(Snapshot, AnImageIsReadOneChunkAheadOfWhatWasSent) {
   std::mt19937_64 rng(25);
   Message m = snapshot_message(rng, 0);
   const std::string data = random_bytes(rng, 10 * 100 + 37);
-  auto image = std::make_shared<CountingImage>(data);
+  auto image = std::make_shared<testing::ScriptedImage>(data);
   SnapshotSplitter splitter(GroupId{4}, 2, Envelope{GroupId{4}, m, image}, 100);
   SnapshotAssembler assembler(1 << 20, 1);
   std::shared_ptr<Message> whole;
@@ -626,7 +605,7 @@ TEST(Snapshot, AnImageIsReadOneChunkAheadOfWhatWasSent) {
 TEST(Snapshot, AnImageThatFailsEndsTheSnapshotWithItsError) {
   std::mt19937_64 rng(26);
   Message m = snapshot_message(rng, 0);
-  auto image = std::make_shared<CountingImage>(random_bytes(rng, 1000), 300);
+  auto image = std::make_shared<testing::ScriptedImage>(random_bytes(rng, 1000), 300);
   SnapshotSplitter splitter(GroupId{4}, 2, Envelope{GroupId{4}, m, image}, 100);
   base::Status error;
   int chunks = 0;
