@@ -17,6 +17,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/watch_stream.h"
+#include "base/loopback_port.h"
 #include "base/strings.h"
 #include "kv/kv_state_machine.h"
 
@@ -157,10 +158,10 @@ class WatchServiceTest : public ::testing::Test {
     backend_.cluster_id = kClusterId;
     backend_.member_id = kMemberId;
     service_ = std::make_unique<WatchService>(options, backend_, &metrics_);
-    // A port of this test's range, 42000-42999, starting at one that depends on
-    // the process so that parallel runs rarely try the same ones.
-    for (int attempt = 0; attempt < 100 && !server_; ++attempt) {
-      const int port = 42000 + (getpid() * 7 + attempt * 13) % 1000;
+    // A port held for this process (see free_loopback_port); tried again with
+    // another should something outside the tests have bound it meanwhile.
+    for (int attempt = 0; attempt < 10 && !server_; ++attempt) {
+      const int port = base::free_loopback_port();
       grpc::ServerBuilder builder;
       int bound = 0;
       builder.AddListeningPort(base::cat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
@@ -171,7 +172,7 @@ class WatchServiceTest : public ::testing::Test {
       if (server_ && bound == 0) server_.reset();
       if (server_) port_ = port;
     }
-    ASSERT_TRUE(server_) << "no free port in 42000-42999";
+    ASSERT_TRUE(server_) << "no free test port";
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
     channel_ = grpc::CreateCustomChannel(base::cat("127.0.0.1:", port_),
