@@ -5,14 +5,18 @@
 #include <mutex>
 #include <utility>
 
-#include <absl/synchronization/mutex.h>
-#include <grpcpp/grpcpp.h>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "api/kv_service.h"
 #include "api/read_pool.h"
 #include "api/watch_service.h"
 #include "base/strings.h"
+#include "base/thread_name.h"
 #include "observe/log.h"
+#include "rpc/server.h"
 
 namespace meridian::api {
 
@@ -25,22 +29,13 @@ namespace {
 
 // etcd accepts messages this much larger than --max-request-bytes, so that a
 // request at the limit still fits with its framing and metadata, and the limit
-// is enforced by validation with etcd's own error rather than by gRPC.
+// is enforced by validation with etcd's own error rather than by the transport.
 constexpr uint64_t kGrpcOverheadBytes = 512 * 1024;
-// gRPC keeps message sizes in an int.
+// gRPC's length prefix is 32 bits; its clients keep message sizes in an int.
 constexpr uint64_t kRequestBytesMax = INT_MAX - kGrpcOverheadBytes;
 // Read pool tasks that may wait at once: far more than the pool drains in a
 // moment, few enough that the queued requests' memory stays small.
 constexpr size_t kReadQueueTasksMax = 10000;
-// How long stop() lets calls that gRPC is still running end by themselves
-// before it cancels them.
-constexpr auto kShutdownGrace = std::chrono::milliseconds(1000);
-// Keepalive pings a client may send, as etcd allows them (embed's
-// GRPCKeepAliveMinTime): clientv3 pings every 10 s at the least, and gRPC's own
-// default (one ping per 5 minutes, none on an idle connection) would close its
-// connections as abusive. Idle connections may ping too (etcd refuses that;
-// allowing it costs nothing and spares clients that ping between calls).
-constexpr int kMinPingIntervalMs = 5000;
 
 std::string host_port(const std::string& host, uint16_t port) {
   return host.find(':') == std::string::npos ? cat(host, ":", port) : cat("[", host, "]:", port);
@@ -53,12 +48,13 @@ struct EtcdServer::Impl {
   EtcdBackend backend;
   std::unique_ptr<observe::Registry> own_metrics;  // when start() was given none
   std::unique_ptr<ReadPool> pool;
-  // Declared before the server, so destroyed after it: gRPC needs its services
-  // for as long as the server exists.
+  // Declared before the server, so destroyed after it: its handlers call them.
   std::unique_ptr<KvService> kv;
   std::unique_ptr<WatchService> watch;
-  std::unique_ptr<grpc::Server> server;
-  int port = 0;
+  // The client port's connections and handlers all run on this one thread.
+  boost::asio::io_context io;
+  std::unique_ptr<rpc::Server> server;
+  std::thread io_thread;
 
   std::mutex stop_mu;
   bool stopped = false;  // guarded by stop_mu
@@ -77,11 +73,6 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
     return Status(Code::kInvalidArgument,
                   cat("max request bytes must be from 1 to ", kRequestBytesMax));
   }
-  // gRPC locks absl mutexes on every call. Debian's absl is built with its
-  // debug default, which checks each acquisition for lock-order cycles under a
-  // global lock: a measurable share of a request's CPU, for a check that only
-  // matters while developing absl's users.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->backend = backend;
@@ -93,30 +84,30 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   impl->kv = std::make_unique<KvService>(options, backend, impl->pool.get(), metrics);
   impl->watch = std::make_unique<WatchService>(options, backend, metrics);
 
-  const std::string address = host_port(options.listen_host, options.listen_port);
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl->port);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(options.limits.max_request_bytes + kGrpcOverheadBytes));
-  builder.SetMaxSendMessageSize(INT_MAX);  // ranges are bounded by the store instead
-  // gRPC turns on SO_REUSEPORT by default: two servers on one port would then
-  // share it silently instead of the second failing to start.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             kMinPingIntervalMs);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.RegisterService(impl->kv.get());
-  builder.RegisterService(impl->watch.get());
-  impl->server = builder.BuildAndStart();
-  if (!impl->server || impl->port == 0) {
+  rpc::ServerOptions so;
+  so.host = options.listen_host;
+  so.port = options.listen_port;
+  so.max_receive_message_bytes =
+      static_cast<uint32_t>(options.limits.max_request_bytes + kGrpcOverheadBytes);
+  auto server = rpc::Server::start(so, impl->io);
+  if (!server.is_ok()) {
     impl->watch->stop();
     impl->kv->stop();
     impl->pool->stop();
-    return Status(Code::kIoError,
-                  cat("cannot serve the etcd API on ", address, " (address in use or invalid?)"));
+    return Status(server.status().code(), cat("cannot serve the etcd API on ",
+                                              host_port(options.listen_host, options.listen_port),
+                                              ": ", server.status().message()));
   }
+  impl->server = std::move(server).value();
+  impl->kv->register_on(*impl->server);
+  impl->watch->register_on(*impl->server);
+  impl->io_thread = std::thread([io = &impl->io] {
+    base::set_thread_name("etcd-api");
+    auto work = boost::asio::make_work_guard(*io);
+    io->run();
+  });
   observe::log_info("etcd API listening on {}",
-                    host_port(options.listen_host, static_cast<uint16_t>(impl->port)));
+                    host_port(options.listen_host, impl->server->port()));
   return std::unique_ptr<EtcdServer>(new EtcdServer(std::move(impl)));
 }
 
@@ -132,10 +123,12 @@ void EtcdServer::stop() {
   // streams end, so that Shutdown finds little left to wait for.
   impl_->kv->stop();
   impl_->watch->stop();
-  impl_->server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  impl_->server->stop();
+  impl_->io.stop();
+  impl_->io_thread.join();
   impl_->pool->stop();
 }
 
-uint16_t EtcdServer::port() const { return static_cast<uint16_t>(impl_->port); }
+uint16_t EtcdServer::port() const { return impl_->server->port(); }
 
 }  // namespace meridian::api

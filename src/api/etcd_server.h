@@ -1,6 +1,7 @@
 // EtcdServer: the etcd v3 gRPC API on the client port (2379 by default), served
-// with gRPC's callback API: etcdserverpb.KV (Range, Put, DeleteRange, Txn,
-// Compact) and etcdserverpb.Watch, wire-compatible with etcd 3.4/3.5 clients.
+// by rpc::Server (gRPC over HTTP/2) on a thread of its own ("etcd-api"):
+// etcdserverpb.KV (Range, Put, DeleteRange, Txn, Compact) and
+// etcdserverpb.Watch, wire-compatible with etcd 3.4/3.5 clients.
 //
 // Every node serves every request. Writes are proposed to the coordination
 // group through the node (a follower forwards them to the leader) and answered
@@ -35,8 +36,8 @@ struct EtcdServerOptions {
   uint64_t watch_stream_queue_bytes = 4ull << 20;
   uint32_t progress_notify_ms = 600000;  // etcd's default: 10 minutes
   // Range answers of at least this many key and value bytes are followed, once
-  // gRPC has freed them, by handing the allocator's free memory back to the
-  // kernel (range_allocator.h).
+  // serialized and freed, by handing the allocator's free memory back to the
+  // kernel (kv_service.h, answer_bytes).
   uint64_t release_after_answer_bytes = 4ull << 20;
 };
 

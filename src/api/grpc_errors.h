@@ -11,10 +11,9 @@
 
 #include <string_view>
 
-#include <grpcpp/support/status.h>
-
 #include "base/status.h"
 #include "kv/errors.h"
+#include "rpc/server.h"
 
 namespace meridian::api {
 
@@ -26,17 +25,14 @@ inline constexpr std::string_view kStoppedMessage = "etcdserver: server stopped"
 inline constexpr std::string_view kTooManyRequestsMessage = "etcdserver: too many requests";
 
 // A store or validation error (kv::Errc::kOk gives OK).
-grpc::Status kv_status(kv::Errc errc);
+rpc::Status kv_status(kv::Errc errc);
 
 // A failed Node::propose or Node::read. The node's codes are coarser than
 // etcd's errors, so its message (node/group.cc) tells them apart: a message this
 // does not know keeps its text, under UNAVAILABLE if the node said kUnavailable.
-grpc::Status node_status(const base::Status& status);
+rpc::Status node_status(const base::Status& status);
 
 // "etcdserver: server stopped": the answer to a request the server will not finish.
-grpc::Status stopped_status();
-
-// The code's name as gRPC spells it ("OUT_OF_RANGE"), for metrics labels.
-const char* code_name(grpc::StatusCode code);
+rpc::Status stopped_status();
 
 }  // namespace meridian::api

@@ -54,6 +54,7 @@ struct KvService::Shared {
   kv::Limits limits;
   observe::Registry* registry = nullptr;
   std::array<MethodMetrics, kMethods> metrics;
+  uint64_t release_after_answer_bytes = 0;
 
   std::mutex mu;
   ReadPool* pool = nullptr;                             // guarded by mu; null once stopped
@@ -69,45 +70,89 @@ struct KvService::Shared {
 
 // One RPC until it is answered. claim() is true for exactly one caller, which
 // then answers with finish(); only the claimant may touch the RPC's request and
-// response, which gRPC may free as soon as the RPC is answered.
+// response.
 class Call {
  public:
-  Call(KvService::Shared* shared, Method method, grpc::ServerUnaryReactor* reactor, uint64_t id)
-      : shared_(shared), method_(method), reactor_(reactor), id_(id), start_(Clock::now()) {}
+  Call(std::shared_ptr<KvService::Shared> shared, Method method,
+       std::shared_ptr<rpc::UnaryCall> rpc)
+      : shared_(std::move(shared)), method_(method), rpc_(std::move(rpc)), start_(Clock::now()) {}
+  virtual ~Call() = default;
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
 
-  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+  Method method() const { return method_; }
+  std::string_view request_bytes() const { return rpc_->request(); }
+  void set_id(uint64_t id) { id_ = id; }
+  uint64_t id() const { return id_; }
   bool claim() { return !claimed_.exchange(true, std::memory_order_acq_rel); }
 
-  void finish(const grpc::Status& status) {
+  void finish(const rpc::Status& status) {
     const MethodMetrics& m = shared_->metrics[static_cast<size_t>(method_)];
     m.seconds->observe(std::chrono::duration<double>(Clock::now() - start_).count());
     if (!status.ok()) {
       shared_->registry
           ->counter("meridian_etcd_kv_errors_total",
                     "etcd KV requests answered with an error, by method and gRPC code.",
-                    {{"method", method_name(method_)}, {"code", code_name(status.error_code())}})
+                    {{"method", method_name(method_)}, {"code", rpc::code_name(status.code)}})
           ->add();
     }
     {
       std::lock_guard lock(shared_->mu);
       shared_->in_flight.erase(id_);
     }
-    reactor_->Finish(status);
+    rpc_->finish(status, status.ok() ? serialize_response() : std::string());
+    answered();
   }
 
-  void fail(const grpc::Status& status) {
+  void fail(const rpc::Status& status) {
     if (claim()) finish(status);
   }
 
+ protected:
+  virtual std::string serialize_response() const = 0;
+  // After the answer has left this object (its bytes are the server's now).
+  virtual void answered() {}
+
+  const std::shared_ptr<KvService::Shared> shared_;
+
  private:
-  // Not owning: a Call is only finished while the service is running or by its
-  // stop(), and whoever runs later loses claim() before touching this.
-  KvService::Shared* shared_;
   const Method method_;
-  grpc::ServerUnaryReactor* const reactor_;
-  const uint64_t id_;
+  const std::shared_ptr<rpc::UnaryCall> rpc_;
   const Clock::time_point start_;
+  uint64_t id_ = 0;
   std::atomic<bool> claimed_{false};
+};
+
+// A call with its request and response messages.
+template <class Req, class Resp>
+class Rpc : public Call {
+ public:
+  using Call::Call;
+  Req req;
+  Resp resp;
+
+ protected:
+  std::string serialize_response() const override { return resp.SerializeAsString(); }
+};
+
+void release_after_large_answer(const std::shared_ptr<KvService::Shared>& shared);
+
+// A Range frees its answer as soon as the server has the bytes; a large one is
+// then followed by a release of free memory (kv_service.h, answer_bytes).
+class RangeRpc final : public Rpc<pb::RangeRequest, pb::RangeResponse> {
+ public:
+  using Rpc::Rpc;
+
+ private:
+  void answered() override {
+    if (answer_bytes(resp) < shared_->release_after_answer_bytes) return;
+    {
+      // Swapped out and destroyed here: Clear() would keep the kvs for reuse.
+      pb::RangeResponse freed;
+      freed.Swap(&resp);
+    }
+    release_after_large_answer(shared_);
+  }
 };
 
 namespace {
@@ -115,38 +160,50 @@ namespace {
 using SharedPtr = std::shared_ptr<KvService::Shared>;
 using CallPtr = std::shared_ptr<Call>;
 
-// Registers the RPC; if the service has stopped, answers it at once.
-CallPtr begin(const SharedPtr& shared, grpc::CallbackServerContext* context, Method method) {
+// Registers the RPC; if the service has stopped, answers it at once. Null if
+// the request does not parse (answered as gRPC answers that).
+template <class R>
+std::shared_ptr<R> begin(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc,
+                         Method method) {
   shared->metrics[static_cast<size_t>(method)].requests->add();
+  auto call = std::make_shared<R>(shared, method, std::move(rpc));
+  const std::string_view bytes = call->request_bytes();
+  if (!call->req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    call->fail(rpc::Status{rpc::StatusCode::kInternal, "grpc: error unmarshalling request"});
+    return nullptr;
+  }
   bool stopped = false;
-  CallPtr call;
   {
     std::lock_guard lock(shared->mu);
-    const uint64_t id = shared->next_call++;
-    call = std::make_shared<Call>(shared.get(), method, context->DefaultReactor(), id);
+    call->set_id(shared->next_call++);
     stopped = shared->stopped;
-    if (!stopped) shared->in_flight.emplace(id, call);
+    if (!stopped) shared->in_flight.emplace(call->id(), call);
   }
-  if (stopped) call->fail(stopped_status());
+  if (stopped) {
+    call->fail(stopped_status());
+    return nullptr;
+  }
   return call;
 }
 
 void submit(const SharedPtr& shared, const CallPtr& call, std::function<void()> work) {
-  grpc::Status refused;
+  rpc::Status refused;
   {
     std::lock_guard lock(shared->mu);
     if (shared->pool == nullptr) {
       refused = stopped_status();
     } else if (!shared->pool->submit(std::move(work))) {
       refused =
-          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, std::string(kTooManyRequestsMessage));
+          rpc::Status{rpc::StatusCode::kResourceExhausted, std::string(kTooManyRequestsMessage)};
     }
   }
   if (!refused.ok()) call->fail(refused);
 }
 
+}  // namespace
+
 // Queues base::release_free_memory() on the read pool (it walks the heaps: not
-// on a gRPC thread); answers freed while one is queued share it.
+// on the I/O thread); answers freed while one is queued share it.
 void release_after_large_answer(const SharedPtr& shared) {
   if (shared->release_queued.exchange(true, std::memory_order_acq_rel)) return;
   std::lock_guard lock(shared->mu);
@@ -159,7 +216,9 @@ void release_after_large_answer(const SharedPtr& shared) {
   if (!queued) shared->release_queued.store(false, std::memory_order_release);
 }
 
-// How much a read may do where it stands (a gRPC thread, or the raft thread
+namespace {
+
+// How much a read may do where it stands (the I/O thread, or the raft thread
 // once its ReadIndex round answers) rather than on the read pool: a single-key
 // read is a few microseconds, less than handing it to another thread costs.
 enum class ReadSize { kSingleKey, kAny };
@@ -208,11 +267,11 @@ void wait_for_compaction(const SharedPtr& shared, const CallPtr& call) {
     if (shared->pool != nullptr) {
       queued = shared->pool->submit([shared, call] {
         shared->backend.kv->store().wait_for_compaction();
-        call->finish(grpc::Status::OK);
+        call->finish(rpc::Status{});
       });
     }
   }
-  if (!queued) call->finish(grpc::Status::OK);
+  if (!queued) call->finish(rpc::Status{});
 }
 
 // Proposes the request as a command and answers with the store's response.
@@ -237,7 +296,7 @@ void propose(const SharedPtr& shared, const CallPtr& call, kv::CommandType type,
         }
         fill_header(resp->mutable_header(), shared->backend, resp->header().revision());
         if (then_wait_for_compaction) return wait_for_compaction(shared, call);
-        call->finish(grpc::Status::OK);
+        call->finish(rpc::Status{});
       });
 }
 
@@ -274,10 +333,7 @@ KvService::KvService(const EtcdServerOptions& options, const EtcdBackend& backen
       "meridian_etcd_memory_releases_total",
       "Times the allocator's free memory was handed back to the kernel after large Range "
       "answers were freed.");
-  range_allocator_ =
-      std::make_unique<RangeAllocator>(options.release_after_answer_bytes,
-                                       [shared = shared_] { release_after_large_answer(shared); });
-  SetMessageAllocatorFor_Range(range_allocator_.get());
+  shared_->release_after_answer_bytes = options.release_after_answer_bytes;
 }
 
 KvService::~KvService() { stop(); }
@@ -294,80 +350,97 @@ void KvService::stop() {
   for (const CallPtr& call : waiting) call->fail(stopped_status());
 }
 
-grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* context,
-                                           const pb::RangeRequest* request,
-                                           pb::RangeResponse* response) {
-  CallPtr call = begin(shared_, context, Method::kRange);
-  if (kv::Errc e = kv::validate_range(*request, shared_->limits); e != kv::Errc::kOk) {
-    call->fail(kv_status(e));
-    return call->reactor();
+namespace {
+
+using PutRpc = Rpc<pb::PutRequest, pb::PutResponse>;
+using DeleteRangeRpc = Rpc<pb::DeleteRangeRequest, pb::DeleteRangeResponse>;
+using TxnRpc = Rpc<pb::TxnRequest, pb::TxnResponse>;
+using CompactRpc = Rpc<pb::CompactionRequest, pb::CompactionResponse>;
+
+void range(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc) {
+  auto call = begin<RangeRpc>(shared, std::move(rpc), Method::kRange);
+  if (call == nullptr) return;
+  if (kv::Errc e = kv::validate_range(call->req, shared->limits); e != kv::Errc::kOk) {
+    return call->fail(kv_status(e));
   }
-  const ReadSize size = request->range_end().empty() ? ReadSize::kSingleKey : ReadSize::kAny;
-  read(shared_, call, !request->serializable(), size, [shared = shared_, call, request, response] {
+  const ReadSize size = call->req.range_end().empty() ? ReadSize::kSingleKey : ReadSize::kAny;
+  read(shared, call, !call->req.serializable(), size, [shared, call] {
     if (!call->claim()) return;
-    if (kv::Errc e = shared->store().range(*request, response); e != kv::Errc::kOk) {
+    if (kv::Errc e = shared->store().range(call->req, &call->resp); e != kv::Errc::kOk) {
       return call->finish(kv_status(e));
     }
-    fill_read_header(*shared, response);
-    call->finish(grpc::Status::OK);
+    fill_read_header(*shared, &call->resp);
+    call->finish(rpc::Status{});
   });
-  return call->reactor();
 }
 
-grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* context,
-                                         const pb::PutRequest* request, pb::PutResponse* response) {
-  CallPtr call = begin(shared_, context, Method::kPut);
-  if (kv::Errc e = kv::validate_put(*request, shared_->limits); e != kv::Errc::kOk) {
-    call->fail(kv_status(e));
-    return call->reactor();
+void put(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc) {
+  auto call = begin<PutRpc>(shared, std::move(rpc), Method::kPut);
+  if (call == nullptr) return;
+  if (kv::Errc e = kv::validate_put(call->req, shared->limits); e != kv::Errc::kOk) {
+    return call->fail(kv_status(e));
   }
-  propose(shared_, call, kv::CommandType::kPut, *request, response);
-  return call->reactor();
+  propose(shared, call, kv::CommandType::kPut, call->req, &call->resp);
 }
 
-grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* context,
-                                                 const pb::DeleteRangeRequest* request,
-                                                 pb::DeleteRangeResponse* response) {
-  CallPtr call = begin(shared_, context, Method::kDeleteRange);
-  if (kv::Errc e = kv::validate_delete_range(*request, shared_->limits); e != kv::Errc::kOk) {
-    call->fail(kv_status(e));
-    return call->reactor();
+void delete_range(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc) {
+  auto call = begin<DeleteRangeRpc>(shared, std::move(rpc), Method::kDeleteRange);
+  if (call == nullptr) return;
+  if (kv::Errc e = kv::validate_delete_range(call->req, shared->limits); e != kv::Errc::kOk) {
+    return call->fail(kv_status(e));
   }
-  propose(shared_, call, kv::CommandType::kDeleteRange, *request, response);
-  return call->reactor();
+  propose(shared, call, kv::CommandType::kDeleteRange, call->req, &call->resp);
 }
 
-grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* context,
-                                         const pb::TxnRequest* request, pb::TxnResponse* response) {
-  CallPtr call = begin(shared_, context, Method::kTxn);
-  if (kv::Errc e = kv::validate_txn(*request, shared_->limits); e != kv::Errc::kOk) {
-    call->fail(kv_status(e));
-    return call->reactor();
+void txn(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc) {
+  auto call = begin<TxnRpc>(shared, std::move(rpc), Method::kTxn);
+  if (call == nullptr) return;
+  if (kv::Errc e = kv::validate_txn(call->req, shared->limits); e != kv::Errc::kOk) {
+    return call->fail(kv_status(e));
   }
-  if (!kv::is_read_only(*request)) {
-    propose(shared_, call, kv::CommandType::kTxn, *request, response);
-    return call->reactor();
+  if (!kv::is_read_only(call->req)) {
+    return propose(shared, call, kv::CommandType::kTxn, call->req, &call->resp);
   }
-  read(shared_, call, !txn_serializable(*request), ReadSize::kAny,
-       [shared = shared_, call, request, response] {
-         if (!call->claim()) return;
-         if (kv::Errc e = shared->store().read_txn(*request, response); e != kv::Errc::kOk) {
-           return call->finish(kv_status(e));
-         }
-         fill_read_header(*shared, response);
-         call->finish(grpc::Status::OK);
-       });
-  return call->reactor();
+  read(shared, call, !txn_serializable(call->req), ReadSize::kAny, [shared, call] {
+    if (!call->claim()) return;
+    if (kv::Errc e = shared->store().read_txn(call->req, &call->resp); e != kv::Errc::kOk) {
+      return call->finish(kv_status(e));
+    }
+    fill_read_header(*shared, &call->resp);
+    call->finish(rpc::Status{});
+  });
 }
 
-grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* context,
-                                             const pb::CompactionRequest* request,
-                                             pb::CompactionResponse* response) {
-  CallPtr call = begin(shared_, context, Method::kCompact);
+void compact(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc) {
+  auto call = begin<CompactRpc>(shared, std::move(rpc), Method::kCompact);
+  if (call == nullptr) return;
   // Nothing to validate before the log: whether the revision is compacted or in
   // the future depends on the store when the command applies.
-  propose(shared_, call, kv::CommandType::kCompact, *request, response, request->physical());
-  return call->reactor();
+  propose(shared, call, kv::CommandType::kCompact, call->req, &call->resp, call->req.physical());
+}
+
+}  // namespace
+
+void KvService::register_on(rpc::Server& server) {
+  using Handler = void (*)(const SharedPtr&, std::shared_ptr<rpc::UnaryCall>);
+  const std::pair<const char*, Handler> methods[] = {
+      {"/etcdserverpb.KV/Range", &range},
+      {"/etcdserverpb.KV/Put", &put},
+      {"/etcdserverpb.KV/DeleteRange", &delete_range},
+      {"/etcdserverpb.KV/Txn", &txn},
+      {"/etcdserverpb.KV/Compact", &compact},
+  };
+  for (const auto& method : methods) {
+    server.add_unary(method.first,
+                     [shared = shared_, handler = method.second](
+                         std::shared_ptr<rpc::UnaryCall> rpc) { handler(shared, std::move(rpc)); });
+  }
+}
+
+uint64_t answer_bytes(const pb::RangeResponse& resp) {
+  uint64_t bytes = 0;
+  for (const mvccpb::KeyValue& kv : resp.kvs()) bytes += kv.key().size() + kv.value().size();
+  return bytes;
 }
 
 }  // namespace meridian::api

@@ -1,5 +1,5 @@
-// KvService: etcdserverpb.KV (Range, Put, DeleteRange, Txn, Compact) on gRPC's
-// callback API.
+// KvService: etcdserverpb.KV (Range, Put, DeleteRange, Txn, Compact) as unary
+// methods of the client port's rpc::Server.
 //
 // Writes (Put, DeleteRange, a Txn that writes, Compact) are validated here
 // (kv/validate.h: an invalid request gets etcd's error and is never proposed),
@@ -12,44 +12,32 @@
 // Every response header is filled as etcd fills it (api/response_header.h).
 //
 // Lifetime: one request may be answered by the node's raft thread, a pool thread
-// or stop(), whichever comes first; the others then do nothing (and touch neither
-// the request nor the response, which gRPC frees once answered). Node callbacks
+// or stop(), whichever comes first; the others then do nothing. Node callbacks
 // may run after the service is gone: they hold only shared state. stop() answers
 // every request still waiting with "etcdserver: server stopped" and refuses new
-// ones; call it before the node stops. Handlers run on gRPC's threads.
+// ones; call it before the node stops. Handlers run on the server's I/O thread.
 #pragma once
 
 #include <memory>
 
 #include "api/etcd_server.h"
-#include "api/range_allocator.h"
 #include "api/read_pool.h"
-#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
+#include "rpc/server.h"
 
 namespace meridian::api {
 
-class KvService final : public etcdserverpb::KV::CallbackService {
+class KvService {
  public:
   // `pool` and `metrics` must outlive the service's stop().
   KvService(const EtcdServerOptions& options, const EtcdBackend& backend, ReadPool* pool,
             observe::Registry* metrics);
-  ~KvService() override;  // stop()
+  ~KvService();  // stop()
+  KvService(const KvService&) = delete;
+  KvService& operator=(const KvService&) = delete;
 
-  grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* context,
-                                  const etcdserverpb::RangeRequest* request,
-                                  etcdserverpb::RangeResponse* response) override;
-  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* context,
-                                const etcdserverpb::PutRequest* request,
-                                etcdserverpb::PutResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteRange(grpc::CallbackServerContext* context,
-                                        const etcdserverpb::DeleteRangeRequest* request,
-                                        etcdserverpb::DeleteRangeResponse* response) override;
-  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* context,
-                                const etcdserverpb::TxnRequest* request,
-                                etcdserverpb::TxnResponse* response) override;
-  grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* context,
-                                    const etcdserverpb::CompactionRequest* request,
-                                    etcdserverpb::CompactionResponse* response) override;
+  // Adds the five methods to `server`.
+  void register_on(rpc::Server& server);
 
   void stop();  // idempotent
 
@@ -57,8 +45,14 @@ class KvService final : public etcdserverpb::KV::CallbackService {
 
  private:
   std::shared_ptr<Shared> shared_;
-  std::unique_ptr<RangeAllocator> range_allocator_;
 };
+
+// The bytes of the keys and values of a Range answer (what its allocations
+// hold): an answer of at least EtcdServerOptions::release_after_answer_bytes is
+// followed, once freed, by handing the allocator's free memory back to the
+// kernel (base::release_free_memory), so that a Range over a million keys
+// leaves the node no larger than before it.
+uint64_t answer_bytes(const etcdserverpb::RangeResponse& resp);
 
 // True if a read-only Txn may be served without a ReadIndex round: etcd serves
 // it so when every op of both branches is a serializable range (vacuously so for

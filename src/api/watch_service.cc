@@ -26,11 +26,16 @@ constexpr auto kStopGrace = std::chrono::seconds(1);
 constexpr auto kStopWait = std::chrono::seconds(10);
 
 // A stream opened after stop(): ended at once.
-class RefusedReactor final
-    : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
+class RefusedReactor final : public rpc::StreamReactor {
  public:
-  RefusedReactor() { Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "watch service stopped")); }
-  void OnDone() override { delete this; }
+  explicit RefusedReactor(rpc::ServerStream* call) {
+    call->finish(rpc::Status{rpc::StatusCode::kUnavailable, "watch service stopped"});
+  }
+  void on_read(std::string_view) override {}
+  void on_read_done() override {}
+  void on_write_done(bool) override {}
+  void on_cancel() override {}
+  void on_done() override { delete this; }
 };
 
 }  // namespace
@@ -107,25 +112,26 @@ WatchService::WatchService(const EtcdServerOptions& options, const EtcdBackend& 
 WatchService::~WatchService() {
   stop();
   if (impl_->metrics != nullptr) impl_->metrics->remove_collector(impl_->collector_id);
-  // A stream gRPC has not released yet still points at the hub: wait for it.
+  // A stream the server has not released yet still points at the hub: wait for it.
   std::unique_lock lock(impl_->mu);
   impl_->done_cv.wait(lock, [&] { return impl_->reactors.empty(); });
 }
 
-grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>*
-WatchService::Watch(grpc::CallbackServerContext* context) {
-  std::lock_guard lock(impl_->mu);
-  if (impl_->stopping) return new RefusedReactor();
+void WatchService::register_on(rpc::Server& server) {
   Impl* impl = impl_.get();
-  const size_t fragment_limit = impl->options.limits.max_request_bytes + kGrpcOverheadBytes;
-  auto* reactor = new WatchStreamReactor(context, impl->hub.get(), impl->backend, fragment_limit,
-                                         [impl](WatchStreamReactor* r) {
-                                           std::lock_guard l(impl->mu);
-                                           impl->reactors.erase(r);
-                                           impl->done_cv.notify_all();
-                                         });
-  impl->reactors.insert(reactor);
-  return reactor;
+  server.add_stream("/etcdserverpb.Watch/Watch", [impl](rpc::ServerStream* call) {
+    std::lock_guard lock(impl->mu);
+    if (impl->stopping) return static_cast<rpc::StreamReactor*>(new RefusedReactor(call));
+    const size_t fragment_limit = impl->options.limits.max_request_bytes + kGrpcOverheadBytes;
+    auto* reactor = new WatchStreamReactor(call, impl->hub.get(), impl->backend, fragment_limit,
+                                           [impl](WatchStreamReactor* r) {
+                                             std::lock_guard l(impl->mu);
+                                             impl->reactors.erase(r);
+                                             impl->done_cv.notify_all();
+                                           });
+    impl->reactors.insert(reactor);
+    return static_cast<rpc::StreamReactor*>(reactor);
+  });
 }
 
 size_t WatchService::streams_held() const {
@@ -138,17 +144,17 @@ void WatchService::stop() {
     std::unique_lock lock(impl_->mu);
     if (impl_->stopping) return;
     impl_->stopping = true;
-    // Under mu, so that no reactor is deleted meanwhile (OnDone unregisters under
-    // mu; gRPC never runs it inline from these calls). Each shutdown() returns
-    // once its stream no longer touches the hub.
-    const grpc::Status status(grpc::StatusCode::UNAVAILABLE, "etcdserver: server stopped");
+    // Under mu, so that no reactor is deleted meanwhile (on_done unregisters
+    // under mu, on the server's I/O thread, never inline from these calls). Each
+    // shutdown() returns once its stream no longer touches the hub.
+    const rpc::Status status{rpc::StatusCode::kUnavailable, "etcdserver: server stopped"};
     for (WatchStreamReactor* r : impl_->reactors) r->shutdown(status);
     const auto released = [&] { return impl_->reactors.empty(); };
     if (!impl_->done_cv.wait_for(lock, kStopGrace, released)) {
       for (WatchStreamReactor* r : impl_->reactors) r->cut_off();
     }
     if (!impl_->done_cv.wait_for(lock, kStopWait, released)) {
-      observe::log_warn("watch service: {} streams not released by gRPC within {}s",
+      observe::log_warn("watch service: {} streams not released by the server within {}s",
                         impl_->reactors.size(), kStopWait.count());
     }
   }

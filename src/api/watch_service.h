@@ -11,23 +11,25 @@
 #include <memory>
 
 #include "api/etcd_server.h"
-#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "rpc/server.h"
 
 namespace meridian::api {
 
-class WatchService final : public etcdserverpb::Watch::CallbackService {
+class WatchService {
  public:
   WatchService(const EtcdServerOptions& options, const EtcdBackend& backend,
                observe::Registry* metrics);
-  ~WatchService() override;
+  ~WatchService();  // stop(), then waits until the server has released every stream
+  WatchService(const WatchService&) = delete;
+  WatchService& operator=(const WatchService&) = delete;
 
-  grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
-      grpc::CallbackServerContext* context) override;
+  // Adds /etcdserverpb.Watch/Watch to `server`.
+  void register_on(rpc::Server& server);
 
   // Ends every open stream and refuses new ones; returns when no reactor of this
   // service touches the hub or the store any more.
   void stop();
-  // Streams gRPC has not yet released (tests: stop() leaves none).
+  // Streams the server has not yet released (tests: stop() leaves none).
   size_t streams_held() const;
 
   struct Impl;

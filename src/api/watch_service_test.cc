@@ -15,10 +15,12 @@
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include "api/watch_stream.h"
-#include "base/loopback_port.h"
 #include "base/strings.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "kv/kv_state_machine.h"
 
 namespace meridian::api {
@@ -146,7 +148,9 @@ class WatchServiceTest : public ::testing::Test {
   void TearDown() override {
     clients_.clear();
     if (service_) service_->stop();
-    if (server_) server_->Shutdown();
+    if (server_) server_->stop();
+    io_.stop();
+    if (io_thread_.joinable()) io_thread_.join();
     server_.reset();
     service_.reset();
     kv_.reset();
@@ -158,21 +162,15 @@ class WatchServiceTest : public ::testing::Test {
     backend_.cluster_id = kClusterId;
     backend_.member_id = kMemberId;
     service_ = std::make_unique<WatchService>(options, backend_, &metrics_);
-    // A port held for this process (see free_loopback_port); tried again with
-    // another should something outside the tests have bound it meanwhile.
-    for (int attempt = 0; attempt < 10 && !server_; ++attempt) {
-      const int port = base::free_loopback_port();
-      grpc::ServerBuilder builder;
-      int bound = 0;
-      builder.AddListeningPort(base::cat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
-                               &bound);
-      builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-      builder.RegisterService(service_.get());
-      server_ = builder.BuildAndStart();
-      if (server_ && bound == 0) server_.reset();
-      if (server_) port_ = port;
-    }
-    ASSERT_TRUE(server_) << "no free test port";
+    auto server = rpc::Server::start(rpc::ServerOptions{}, io_);
+    ASSERT_TRUE(server.is_ok()) << server.status();
+    server_ = std::move(server).value();
+    service_->register_on(*server_);
+    port_ = server_->port();
+    io_thread_ = std::thread([this] {
+      auto work = boost::asio::make_work_guard(io_);
+      io_.run();
+    });
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
     channel_ = grpc::CreateCustomChannel(base::cat("127.0.0.1:", port_),
@@ -255,7 +253,9 @@ class WatchServiceTest : public ::testing::Test {
   EtcdBackend backend_;
   observe::Registry metrics_;
   std::unique_ptr<WatchService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  boost::asio::io_context io_;
+  std::unique_ptr<rpc::Server> server_;
+  std::thread io_thread_;
   int port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::Watch::Stub> stub_;

@@ -55,18 +55,18 @@ std::vector<etcdserverpb::WatchResponse> split_fragments(etcdserverpb::WatchResp
   return out;
 }
 
-WatchStreamReactor::WatchStreamReactor(grpc::CallbackServerContext* context, kv::WatchHub* hub,
+WatchStreamReactor::WatchStreamReactor(rpc::ServerStream* call, kv::WatchHub* hub,
                                        const EtcdBackend& backend, size_t fragment_limit_bytes,
                                        DoneFn on_done)
-    : context_(context),
+    : call_(call),
       backend_(backend),
       fragment_limit_bytes_(fragment_limit_bytes),
       on_done_(std::move(on_done)),
       stream_(hub->open_stream(this)) {
-  StartRead(&req_);
+  call_->start_read();
 }
 
-void WatchStreamReactor::shutdown(const grpc::Status& status) {
+void WatchStreamReactor::shutdown(const rpc::Status& status) {
   finish(status, /*cancel_write=*/false);
 }
 
@@ -76,22 +76,24 @@ void WatchStreamReactor::cut_off() {
     std::lock_guard lock(mu_);
     cancel = finishing_ && write_in_flight_ && !finish_called_;
   }
-  if (cancel) context_->TryCancel();
+  if (cancel) call_->cancel();
 }
 
-void WatchStreamReactor::OnReadDone(bool ok) {
-  // Not ok: the client closed its side (or the call ended). etcd keeps sending
-  // until the client cancels the call, and so do we.
-  if (!ok) return;
+void WatchStreamReactor::on_read(std::string_view message) {
+  etcdserverpb::WatchRequest req;
+  if (!req.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
+    finish(rpc::Status{rpc::StatusCode::kInternal, "grpc: error unmarshalling request"});
+    return;
+  }
   bool read_more = false;
   {
     std::lock_guard lock(mu_);
     if (finishing_) return;
-    handle_locked(req_);
+    handle_locked(req);
     read_paused_ = stream_->control_backlog() >= kControlBacklogMax;
     read_more = !read_paused_;
   }
-  if (read_more) StartRead(&req_);
+  if (read_more) call_->start_read();
   try_write();
 }
 
@@ -114,43 +116,34 @@ void WatchStreamReactor::handle_locked(const etcdserverpb::WatchRequest& req) {
 void WatchStreamReactor::try_write() {
   std::unique_lock lock(mu_);
   if (finishing_ || write_in_flight_) return;
-  if (pending_.empty()) {
-    std::vector<kv::WatchStream::Popped> popped;
-    if (stream_->pop_many(kPopCountMax, kPopBytesMax, &popped) == 0) return;
-    for (kv::WatchStream::Popped& p : popped) {
-      stamp_header(&p.resp);
-      if (p.fragment) {
-        for (auto& part : split_fragments(std::move(p.resp), fragment_limit_bytes_)) {
-          pending_.push_back(std::move(part));
-        }
-      } else {
-        pending_.push_back(std::move(p.resp));
+  std::vector<kv::WatchStream::Popped> popped;
+  if (stream_->pop_many(kPopCountMax, kPopBytesMax, &popped) == 0) return;
+  std::vector<std::string> batch;
+  batch.reserve(popped.size());
+  for (kv::WatchStream::Popped& p : popped) {
+    stamp_header(&p.resp);
+    if (p.fragment) {
+      for (auto& part : split_fragments(std::move(p.resp), fragment_limit_bytes_)) {
+        batch.push_back(part.SerializeAsString());
       }
+    } else {
+      batch.push_back(p.resp.SerializeAsString());
     }
   }
-  resp_ = std::move(pending_.front());
-  pending_.pop_front();
-  // More of the batch behind this one: it may wait in gRPC's buffer for the
-  // last, which goes without the hint and flushes them (see the header). A
-  // hinted write is thus always followed by another write of this stream or by
-  // Finish.
-  grpc::WriteOptions options;
-  if (wrote_once_ && !pending_.empty()) options.set_buffer_hint();
   write_in_flight_ = true;
   lock.unlock();
-  StartWrite(&resp_, options);
+  call_->start_write_many(std::move(batch));
 }
 
-void WatchStreamReactor::OnWriteDone(bool ok) {
+void WatchStreamReactor::on_write_done(bool ok) {
   bool call_finish = false;
   bool resume_reading = false;
   {
     std::lock_guard lock(mu_);
     write_in_flight_ = false;
-    wrote_once_ = true;
     if (!ok && !finishing_) {
       finishing_ = true;  // the client is gone
-      final_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "watch stream write failed");
+      final_status_ = rpc::Status{rpc::StatusCode::kCancelled, "watch stream write failed"};
     }
     if (finishing_) {
       call_finish = !finish_called_;
@@ -162,18 +155,18 @@ void WatchStreamReactor::OnWriteDone(bool ok) {
   }
   if (call_finish) {
     stream_->close();
-    Finish(final_status_);
+    call_->finish(final_status_);
     return;
   }
-  if (resume_reading) StartRead(&req_);
+  if (resume_reading) call_->start_read();
   try_write();
 }
 
-void WatchStreamReactor::OnCancel() {
-  finish(grpc::Status(grpc::StatusCode::CANCELLED, "watch stream canceled"));
+void WatchStreamReactor::on_cancel() {
+  finish(rpc::Status{rpc::StatusCode::kCancelled, "watch stream canceled"});
 }
 
-void WatchStreamReactor::finish(const grpc::Status& status, bool cancel_write) {
+void WatchStreamReactor::finish(const rpc::Status& status, bool cancel_write) {
   bool call_finish = false;
   {
     std::lock_guard lock(mu_);
@@ -183,7 +176,7 @@ void WatchStreamReactor::finish(const grpc::Status& status, bool cancel_write) {
     }
     if (write_in_flight_) {
       // A client that stopped reading may never let this write complete:
-      // cancelling the call makes it fail, and OnWriteDone finishes.
+      // cancelling the call makes it fail, and on_write_done finishes.
     } else {
       cancel_write = false;
       if (!finish_called_) {
@@ -193,11 +186,11 @@ void WatchStreamReactor::finish(const grpc::Status& status, bool cancel_write) {
     }
   }
   stream_->close();  // the hub drops the watchers now; never under mu_ (see header)
-  if (cancel_write) context_->TryCancel();
-  if (call_finish) Finish(final_status_);
+  if (cancel_write) call_->cancel();
+  if (call_finish) call_->finish(final_status_);
 }
 
-void WatchStreamReactor::OnDone() {
+void WatchStreamReactor::on_done() {
   stream_->close();
   on_done_(this);
   delete this;
