@@ -19,13 +19,12 @@ namespace {
 using testing::eventually;
 using testing::StreamEvents;
 
-constexpr char kPut[] = "/etcdserverpb.KV/Put";
-constexpr char kWatch[] = "/etcdserverpb.Watch/Watch";
-constexpr auto kCallTimeout = std::chrono::seconds(30);
-
-void set_deadline(grpc::ClientContext& ctx, std::chrono::seconds timeout) {
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
-}
+using testing::AsyncPuts;
+using testing::HeldCalls;
+using testing::kCallTimeout;
+using testing::kPut;
+using testing::kWatch;
+using testing::set_deadline;
 
 // Counts its callbacks; does what the test's hooks say (each optional), and
 // deletes itself at on_done.
@@ -172,13 +171,9 @@ TEST_F(RpcStreamTest, ClientCancelReachesTheReactor) {
 TEST_F(RpcStreamTest, StopFailsOpenCallsAndStreamsAndEndsEveryStream) {
   constexpr int kStreams = 3;
   StreamEvents events;
-  std::mutex mu;
-  std::vector<std::shared_ptr<UnaryCall>> held;
+  HeldCalls held;
   make();
-  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) {
-    std::lock_guard lock(mu);
-    held.push_back(std::move(call));
-  });
+  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) { held.add(std::move(call)); });
   serve_watch(&events, {
                            .on_start = [](ServerStream* s) { s->start_read(); },
                            .on_read = [](ServerStream* s, std::string_view) { s->start_read(); },
@@ -206,10 +201,7 @@ TEST_F(RpcStreamTest, StopFailsOpenCallsAndStreamsAndEndsEveryStream) {
     streams.push_back(watch->Watch(contexts.back().get()));
     ASSERT_TRUE(streams.back()->Write(etcdserverpb::WatchRequest()));
   }
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mu);
-    return held.size() == 1 && events.reads == kStreams;
-  }));
+  ASSERT_TRUE(eventually([&] { return held.size() == 1 && events.reads == kStreams; }));
 
   server().stop();
   // stop() returned: every stream has had its last callback.
@@ -226,8 +218,7 @@ TEST_F(RpcStreamTest, StopFailsOpenCallsAndStreamsAndEndsEveryStream) {
     EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   }
   // A handler that answers after stop() changes nothing.
-  std::lock_guard lock(mu);
-  held[0]->finish({}, "");
+  held.take()[0]->finish({}, "");
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
@@ -235,44 +226,16 @@ TEST_F(RpcStreamTest, StopFailsOpenCallsAndStreamsAndEndsEveryStream) {
 
 TEST_F(RpcStreamTest, CallsHeldPastTheServersDestructionMayStillBeFinished) {
   constexpr int kCalls = 3;
-  std::mutex mu;
-  std::vector<std::shared_ptr<UnaryCall>> held;
+  HeldCalls held;
   make();
-  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) {
-    std::lock_guard lock(mu);
-    held.push_back(std::move(call));
-  });
+  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) { held.add(std::move(call)); });
   run();
   auto kv = etcdserverpb::KV::NewStub(channel());
-  grpc::CompletionQueue cq;
-  struct Pending {
-    grpc::ClientContext ctx;
-    etcdserverpb::PutResponse resp;
-    grpc::Status status;
-    std::unique_ptr<grpc::ClientAsyncResponseReader<etcdserverpb::PutResponse>> reader;
-  };
-  std::vector<std::unique_ptr<Pending>> pending;
-  for (int i = 0; i < kCalls; ++i) {
-    auto p = std::make_unique<Pending>();
-    set_deadline(p->ctx, kCallTimeout);
-    etcdserverpb::PutRequest req;
-    req.set_key("held" + std::to_string(i));
-    p->reader = kv->AsyncPut(&p->ctx, req, &cq);
-    p->reader->Finish(&p->resp, &p->status, nullptr);
-    pending.push_back(std::move(p));
-  }
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mu);
-    return held.size() == kCalls;
-  }));
+  AsyncPuts puts(*kv, kCalls, [](int i) { return "held" + std::to_string(i); });
+  ASSERT_TRUE(eventually([&] { return held.size() == kCalls; }));
 
   destroy_server();
-  std::vector<std::shared_ptr<UnaryCall>> calls;
-  {
-    std::lock_guard lock(mu);
-    calls = std::move(held);
-  }
-  std::thread late([calls] {
+  std::thread late([calls = held.take()] {
     for (const auto& call : calls) {
       etcdserverpb::PutRequest req;
       EXPECT_TRUE(
@@ -281,31 +244,19 @@ TEST_F(RpcStreamTest, CallsHeldPastTheServersDestructionMayStillBeFinished) {
       call->finish({StatusCode::kInternal, "again"}, "");
     }
   });
-  late.join();
-  calls.clear();  // the last references go on this thread
+  late.join();  // the last references went on that thread
 
+  ASSERT_TRUE(puts.wait());
   for (int i = 0; i < kCalls; ++i) {
-    void* tag;
-    bool ok;
-    ASSERT_TRUE(cq.Next(&tag, &ok));
-  }
-  for (const auto& p : pending) EXPECT_EQ(p->status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  cq.Shutdown();
-  void* tag;
-  bool ok;
-  while (cq.Next(&tag, &ok)) {
+    EXPECT_EQ(puts.status(i).error_code(), grpc::StatusCode::UNAVAILABLE);
   }
 }
 
 TEST_F(RpcStreamTest, StopAfterTheIoContextStoppedDoesTheWorkOnTheCallingThread) {
   StreamEvents events;
-  std::mutex mu;
-  std::vector<std::shared_ptr<UnaryCall>> held;
+  HeldCalls held;
   make();
-  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) {
-    std::lock_guard lock(mu);
-    held.push_back(std::move(call));
-  });
+  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) { held.add(std::move(call)); });
   serve_watch(&events, {.on_start = [](ServerStream* s) { s->start_read(); }});
   run();
   auto channel = this->channel();
@@ -320,10 +271,7 @@ TEST_F(RpcStreamTest, StopAfterTheIoContextStoppedDoesTheWorkOnTheCallingThread)
   grpc::ClientContext watch_ctx;
   set_deadline(watch_ctx, kCallTimeout);
   auto stream = etcdserverpb::Watch::NewStub(channel)->Watch(&watch_ctx);
-  ASSERT_TRUE(eventually([&] {
-    std::lock_guard lock(mu);
-    return held.size() == 1 && events.started == 1;
-  }));
+  ASSERT_TRUE(eventually([&] { return held.size() == 1 && events.started == 1; }));
 
   // The io_context's thread is gone (as when a process shuts its loop down
   // first); destroying the server must neither hang nor leave a stream open.
@@ -332,10 +280,7 @@ TEST_F(RpcStreamTest, StopAfterTheIoContextStoppedDoesTheWorkOnTheCallingThread)
   io_thread_.join();
   destroy_server();
   EXPECT_EQ(events.dones, 1);
-  {
-    std::lock_guard lock(mu);
-    held[0]->finish({}, "");  // dropped without touching the stopped io_context
-  }
+  held.take()[0]->finish({}, "");  // dropped without touching the stopped io_context
   void* tag;
   bool ok;
   ASSERT_TRUE(cq.Next(&tag, &ok));

@@ -21,9 +21,12 @@ namespace {
 using testing::eventually;
 using testing::StreamEvents;
 
-constexpr char kPut[] = "/etcdserverpb.KV/Put";
-constexpr char kWatch[] = "/etcdserverpb.Watch/Watch";
-constexpr auto kCallTimeout = std::chrono::seconds(30);
+using testing::AsyncPuts;
+using testing::HeldCalls;
+using testing::kCallTimeout;
+using testing::kPut;
+using testing::kWatch;
+using testing::set_deadline;
 
 // Put answered with the request's key and value echoed as prev_kv, revision 42.
 std::string echo_put(std::string_view request) {
@@ -43,27 +46,7 @@ etcdserverpb::PutRequest put_request(const std::string& key, const std::string& 
   return req;
 }
 
-void set_deadline(grpc::ClientContext& ctx, std::chrono::milliseconds timeout) {
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
-}
-
 // Calls that handlers kept unanswered, for a test to finish (or not) later.
-struct HeldCalls {
-  std::mutex mu;
-  std::vector<std::shared_ptr<UnaryCall>> calls;  // guarded by mu
-  void add(std::shared_ptr<UnaryCall> call) {
-    std::lock_guard lock(mu);
-    calls.push_back(std::move(call));
-  }
-  size_t size() {
-    std::lock_guard lock(mu);
-    return calls.size();
-  }
-  std::vector<std::shared_ptr<UnaryCall>> take() {
-    std::lock_guard lock(mu);
-    return std::move(calls);
-  }
-};
 
 class RpcServerTest : public testing::ServerTest {
  protected:
@@ -124,35 +107,11 @@ TEST_F(RpcServerTest, HundredConcurrentCallsOnOneChannel) {
   });
   run();
   auto stub = kv();
-  grpc::CompletionQueue cq;
-  struct Pending {
-    grpc::ClientContext ctx;
-    etcdserverpb::PutResponse resp;
-    grpc::Status status;
-    std::unique_ptr<grpc::ClientAsyncResponseReader<etcdserverpb::PutResponse>> reader;
-  };
-  std::vector<std::unique_ptr<Pending>> pending;
+  AsyncPuts puts(*stub, kCalls, [](int i) { return "key" + std::to_string(i); });
+  ASSERT_TRUE(puts.wait());
   for (int i = 0; i < kCalls; ++i) {
-    auto p = std::make_unique<Pending>();
-    set_deadline(p->ctx, kCallTimeout);
-    p->reader = stub->AsyncPut(&p->ctx, put_request("key" + std::to_string(i), "v"), &cq);
-    p->reader->Finish(&p->resp, &p->status, p.get());
-    pending.push_back(std::move(p));
-  }
-  for (int i = 0; i < kCalls; ++i) {
-    void* tag = nullptr;
-    bool ok = false;
-    ASSERT_TRUE(cq.Next(&tag, &ok));
-    ASSERT_TRUE(ok);
-  }
-  for (int i = 0; i < kCalls; ++i) {
-    EXPECT_TRUE(pending[i]->status.ok()) << i << ": " << pending[i]->status.error_message();
-    EXPECT_EQ(pending[i]->resp.prev_kv().key(), "key" + std::to_string(i));
-  }
-  cq.Shutdown();
-  void* tag;
-  bool ok;
-  while (cq.Next(&tag, &ok)) {
+    EXPECT_TRUE(puts.status(i).ok()) << i << ": " << puts.status(i).error_message();
+    EXPECT_EQ(puts.response(i).prev_kv().key(), "key" + std::to_string(i));
   }
 }
 

@@ -76,4 +76,54 @@ std::shared_ptr<grpc::Channel> ServerTest::channel(const grpc::ChannelArguments&
   return channel;
 }
 
+void set_deadline(grpc::ClientContext& ctx, std::chrono::milliseconds timeout) {
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+void HeldCalls::add(std::shared_ptr<UnaryCall> call) {
+  std::lock_guard lock(mu_);
+  calls_.push_back(std::move(call));
+}
+
+size_t HeldCalls::size() {
+  std::lock_guard lock(mu_);
+  return calls_.size();
+}
+
+std::vector<std::shared_ptr<UnaryCall>> HeldCalls::take() {
+  std::lock_guard lock(mu_);
+  return std::move(calls_);
+}
+
+AsyncPuts::AsyncPuts(etcdserverpb::KV::Stub& stub, int count,
+                     const std::function<std::string(int)>& key_of) {
+  for (int i = 0; i < count; ++i) {
+    auto c = std::make_unique<Call>();
+    set_deadline(c->ctx, kCallTimeout);
+    etcdserverpb::PutRequest req;
+    req.set_key(key_of(i));
+    req.set_value("v");
+    c->reader = stub.AsyncPut(&c->ctx, req, &cq_);
+    c->reader->Finish(&c->resp, &c->status, c.get());
+    calls_.push_back(std::move(c));
+  }
+}
+
+AsyncPuts::~AsyncPuts() {
+  cq_.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq_.Next(&tag, &ok)) {
+  }
+}
+
+bool AsyncPuts::wait() {
+  for (size_t i = 0; i < calls_.size(); ++i) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (!cq_.Next(&tag, &ok) || !ok) return false;
+  }
+  return true;
+}
+
 }  // namespace meridian::rpc::testing

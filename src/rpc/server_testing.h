@@ -14,12 +14,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "rpc/server.h"
 
 namespace meridian::rpc::testing {
@@ -53,6 +55,49 @@ struct StreamEvents {
   std::atomic<int> writes_failed{0};
   std::atomic<int> cancels{0};
   std::atomic<int> dones{0};
+};
+
+inline constexpr char kPut[] = "/etcdserverpb.KV/Put";
+inline constexpr char kWatch[] = "/etcdserverpb.Watch/Watch";
+// Generous: a deadline that only a hung test reaches.
+inline constexpr auto kCallTimeout = std::chrono::seconds(30);
+
+void set_deadline(grpc::ClientContext& ctx, std::chrono::milliseconds timeout);
+
+// Unary calls a handler keeps to answer later (any thread).
+class HeldCalls {
+ public:
+  void add(std::shared_ptr<UnaryCall> call);
+  size_t size();
+  std::vector<std::shared_ptr<UnaryCall>> take();
+
+ private:
+  std::mutex mu_;
+  std::vector<std::shared_ptr<UnaryCall>> calls_;  // guarded by mu_
+};
+
+// `count` Put calls started at once on gRPC's asynchronous client API, each
+// with kCallTimeout; put i has key key_of(i). wait() collects every completion;
+// the destructor drains the queue.
+class AsyncPuts {
+ public:
+  AsyncPuts(etcdserverpb::KV::Stub& stub, int count, const std::function<std::string(int)>& key_of);
+  ~AsyncPuts();
+  // True once every call has completed (false if the queue shut down first).
+  bool wait();
+  const grpc::Status& status(int i) const { return calls_[i]->status; }
+  const etcdserverpb::PutResponse& response(int i) const { return calls_[i]->resp; }
+  int count() const { return static_cast<int>(calls_.size()); }
+
+ private:
+  struct Call {
+    grpc::ClientContext ctx;
+    etcdserverpb::PutResponse resp;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<etcdserverpb::PutResponse>> reader;
+  };
+  grpc::CompletionQueue cq_;
+  std::vector<std::unique_ptr<Call>> calls_;
 };
 
 class ServerTest : public ::testing::Test {
