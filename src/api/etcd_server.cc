@@ -51,8 +51,9 @@ struct EtcdServer::Impl {
   // Declared before the server, so destroyed after it: its handlers call them.
   std::unique_ptr<KvService> kv;
   std::unique_ptr<WatchService> watch;
-  // The client port's connections and handlers all run on this one thread.
-  boost::asio::io_context io;
+  // The client port's connections and handlers all run on this one thread
+  // (the concurrency hint: only that thread runs it).
+  boost::asio::io_context io{1};
   std::unique_ptr<rpc::Server> server;
   std::thread io_thread;
 
