@@ -80,7 +80,6 @@ class Call {
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
 
-  Method method() const { return method_; }
   std::string_view request_bytes() const { return rpc_->request(); }
   void set_id(uint64_t id) { id_ = id; }
   uint64_t id() const { return id_; }

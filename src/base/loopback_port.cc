@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <random>
-#include <set>
 #include <string>
 
 namespace meridian::base {
@@ -55,8 +54,9 @@ int lock_port(const std::string& dir, uint16_t port) {
 }  // namespace
 
 uint16_t free_loopback_port() {
+  // A port this process already holds fails lock_port too: flock locks belong
+  // to open file descriptions, and each pick opens its own.
   static std::mutex mu;
-  static std::set<uint16_t> held;  // ports this process has locked
   const std::lock_guard lock(mu);
   static std::mt19937 rng(std::random_device{}());
   const std::string dir = lock_dir();
@@ -64,14 +64,12 @@ uint16_t free_loopback_port() {
   std::uniform_int_distribution<uint16_t> pick(kLowest, kHighest);
   for (int i = 0; i < kTries; ++i) {
     const uint16_t port = pick(rng);
-    if (held.contains(port)) continue;
     const int fd = lock_port(dir, port);
     if (fd < 0) continue;
     if (!bindable(port)) {
       ::close(fd);
       continue;
     }
-    held.insert(port);
     return port;
   }
   return 0;
