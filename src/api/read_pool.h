@@ -1,5 +1,5 @@
 // ReadPool: a few threads that run the etcd API's reads (Range, read-only Txn)
-// against the store, so that neither gRPC's threads nor the node's raft thread
+// against the store, so that neither the client port's I/O thread nor the raft thread
 // carry the cost of a large range. The queue is bounded: when it is full,
 // submit() refuses the task and the caller answers "too many requests" instead
 // of letting memory grow with a burst of readers.

@@ -4,7 +4,7 @@
 // thread inherits the mask and the signals are only ever taken by sigtimedwait on
 // the main thread; nothing runs in a signal handler. The node runs its own
 // threads; the admin HTTP server runs on one io thread started here; the etcd
-// API runs on gRPC's threads and its own read pool.
+// API runs on its own I/O thread (etcd-api) and read pool.
 //
 // The coordination group (1) replicates etcd's key-value store, kept in RocksDB
 // under <data-dir>/kv; any other group keeps the node's default state machine.

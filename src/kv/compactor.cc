@@ -176,7 +176,7 @@ void Compactor::run() {
     cursor_ = next;
     if (done_locked()) continue;
     // Rest between chunks: compaction is background work, and running flat out
-    // it took a core from the apply, network and gRPC threads (put p99 three
+    // it took a core from the apply, network and client-port threads (put p99 three
     // times its usual value while it ran, on two cores shared by three nodes).
     const auto rest =
         std::clamp<std::chrono::steady_clock::duration>(took * kRestPerWork, kRestMin, kRestMax);

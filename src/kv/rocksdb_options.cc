@@ -67,7 +67,7 @@ rocksdb::Options rocksdb_options(const StoreOptions& options) {
   o.target_file_size_base = 64 * kMiB;
   o.max_bytes_for_level_base = 256 * kMiB;
   // Flushes and compactions share two background threads: the machine's cores
-  // are also the Raft, network and gRPC threads'.
+  // are also the Raft, network and client-port threads'.
   o.max_background_jobs = 2;
   // Compactions (the low-priority pool) at background priority, as the store's
   // own compactor (base/thread_priority.h); flushes stay at normal priority,
