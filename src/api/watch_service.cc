@@ -72,6 +72,9 @@ void WatchService::Impl::add_collector() {
     c.counter("meridian_watch_fell_behind_total",
               "Times a watcher found its stream's queue full and fell back to history.", {},
               double(st.fell_behind));
+    c.counter("meridian_watch_joined_items_total",
+              "Events of a revision added to a response still queued for the same watcher.", {},
+              double(st.joined_items));
   });
 }
 

@@ -116,7 +116,7 @@ bool WatchHub::catch_up_from_recent_locked(Watcher* w) {
       // At least one revision per step, then only while the queue has room.
       if (queued && s.queued_bytes_ + item.bytes > options_.stream_queue_bytes) return true;
       item.revision = revision;
-      push_locked(s, std::move(item));
+      push_events_locked(w, std::move(item));
       queued = true;
     }
     w->next_rev = revision + 1;
@@ -152,7 +152,7 @@ void WatchHub::queue_history_locked(Watcher* w, std::vector<mvccpb::Event> event
   QueueItem item;
   if (make_event_item_locked(w, batch, picks_.data(), keep, &item)) {
     item.revision = next - 1;  // everything below next has been read
-    push_locked(s, std::move(item));
+    push_events_locked(w, std::move(item));
   }
   w->next_rev = next;
   if (next > notified_rev_) finish_catch_up_locked(w);

@@ -109,6 +109,7 @@ WatchHubStats WatchHub::stats() const {
   st.fell_behind = fell_behind_;
   st.history_reads = history_reads_;
   st.recent_catch_ups = recent_catch_ups_;
+  st.joined_items = joined_items_;
   st.notified_revision = notified_rev_;
   return st;
 }
@@ -186,6 +187,7 @@ void WatchHub::close_locked(WatchStream& s) {
   if (s.closed_) return;
   while (!s.watchers_.empty()) erase_watcher_locked(s.watchers_.begin()->second.get());
   s.closed_ = true;
+  s.popped_ += s.queue_.size();
   s.queue_.clear();
   s.queued_bytes_ = 0;
   s.control_items_ = 0;
@@ -251,7 +253,7 @@ void WatchHub::deliver_live_locked(Watcher* w, const std::shared_ptr<const Event
     add_unsynced_locked(w);
     return;
   }
-  push_locked(s, std::move(item));
+  push_events_locked(w, std::move(item));
 }
 
 bool WatchHub::make_event_item_locked(Watcher* w, const std::shared_ptr<const EventBatch>& batch,

@@ -130,6 +130,11 @@ class WatchStream {
   std::unordered_map<int64_t, std::unique_ptr<Watcher>> watchers_;
   int64_t next_auto_id_ = 0;
   std::deque<QueueItem> queue_;
+  uint64_t popped_ = 0;  // items ever taken from the queue's front: queue_[i] is at popped_ + i
+  // No event item before this position takes more events: a control item
+  // (created, canceled, progress) was queued after it, and a watcher's events
+  // never overtake a control response.
+  uint64_t join_floor_ = 0;
   uint64_t queued_bytes_ = 0;  // event items only
   size_t control_items_ = 0;
   std::vector<Watcher*> unsynced_;  // catch-up list; Watcher::slot indexes it
@@ -150,6 +155,7 @@ struct WatchHubStats {
   uint64_t fell_behind = 0;       // times a synced watcher found its stream's queue full
   uint64_t history_reads = 0;     // catch-up steps that read the store's history
   uint64_t recent_catch_ups = 0;  // catch-up steps served from the recent window
+  uint64_t joined_items = 0;      // event items added to a waiting response of their watcher
   int64_t notified_revision = 0;
 };
 
@@ -198,6 +204,8 @@ class WatchHub final : public EventListener {
   void remove_watcher_locked(Watcher* w);  // from whichever set it is in
   void erase_watcher_locked(Watcher* w);   // removes and frees (or leaves to catch-up)
   void push_locked(WatchStream& s, QueueItem item);
+  // Queues w's event item, or adds it to w's item still waiting in the queue.
+  void push_events_locked(Watcher* w, QueueItem item);
   void maybe_finish_deferred_progress_locked(WatchStream& s);
   void progress_tick_locked();
 
@@ -249,6 +257,7 @@ class WatchHub final : public EventListener {
   uint64_t fell_behind_ = 0;
   uint64_t history_reads_ = 0;
   uint64_t recent_catch_ups_ = 0;
+  uint64_t joined_items_ = 0;
   std::chrono::steady_clock::time_point next_tick_;
 
   std::thread delivery_thread_;

@@ -427,6 +427,60 @@ TEST_F(WatchHubTest, CompactionWhileBehindCancelsTheWatcher) {
   for (size_t i = 0; i < evs.size(); ++i) EXPECT_EQ(evs[i].kv().mod_revision(), 2 + int64_t(i));
 }
 
+// A stream read less often than revisions come: each watcher's waiting
+// revisions leave in one response (fewer messages for a client that is behind),
+// in order, and never ahead of a control response queued between them.
+TEST_F(WatchHubTest, ABehindWatcherGetsItsWaitingRevisionsInOneResponse) {
+  start_hub();
+  {
+    Consumer c(*hub_);
+    c.create(watch_req("j"));       // 0
+    c.create(watch_req("j", "k"));  // 1
+    const size_t before = c.responses().size();
+    int64_t last = 0;
+    for (int i = 0; i < 5; ++i) last = put("j", std::to_string(i));
+    EXPECT_EQ(c.drain(), 2u);
+    ASSERT_EQ(c.responses().size(), before + 2);
+    // One response each, in either order (watchers of one revision are not ordered).
+    EXPECT_EQ(c.responses()[before].watch_id() + c.responses()[before + 1].watch_id(), 1);
+    for (size_t i = before; i < before + 2; ++i) {
+      EXPECT_EQ(c.responses()[i].events_size(), 5);
+      EXPECT_EQ(c.responses()[i].header().revision(), last);
+    }
+    check_events(c.events(0), expected("j", "", 2), false, "key j");
+    check_events(c.events(1), expected("j", "k", 2), false, "range j..k");
+    EXPECT_EQ(hub_->stats().joined_items, 8u);
+
+    // A progress response between two revisions keeps them apart.
+    const int64_t first = put("j", "a");
+    c.stream().request_progress();
+    const int64_t second = put("j", "b");
+    const size_t mark = c.responses().size();
+    EXPECT_EQ(c.drain(), 5u);
+    const auto& rs = c.responses();
+    ASSERT_EQ(rs.size(), mark + 5);
+    const int64_t revisions[] = {first, first, first, second, second};
+    for (size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(rs[mark + i].watch_id() == -1, i == 2) << i;  // progress in the middle
+      EXPECT_EQ(rs[mark + i].header().revision(), revisions[i]) << i;
+      EXPECT_EQ(rs[mark + i].events_size(), i == 2 ? 0 : 1) << i;
+    }
+  }
+
+  // With no room for a second revision in a response, each goes alone.
+  stop_hub();
+  WatchHubOptions options;
+  options.response_merge_bytes = 0;
+  start_hub(options);
+  Consumer one(*hub_);
+  one.create(watch_req("j"));
+  const size_t created = one.responses().size();
+  for (int i = 0; i < 3; ++i) put("j", std::to_string(i));
+  EXPECT_EQ(one.drain(), 3u);
+  EXPECT_EQ(one.responses().size(), created + 3);
+  EXPECT_EQ(hub_->stats().joined_items, 0u);
+}
+
 // The heart of the hub: a consumer far slower than the writer. Its watchers fall
 // back to history, catch up while writes continue, and every watcher still sees
 // each of its events once, in order, whole revisions per response.

@@ -21,6 +21,16 @@ void append_event(const mvccpb::Event& src, bool prev_kv, etcdserverpb::WatchRes
   if (prev_kv && src.has_prev_kv()) *ev->mutable_prev_kv() = src.prev_kv();
 }
 
+void append_events(const QueueItem& item, etcdserverpb::WatchResponse* out) {
+  const auto& events = item.batch->events;
+  if (item.picks.empty()) {
+    for (const mvccpb::Event& ev : events) append_event(ev, item.prev_kv, out);
+  } else {
+    for (uint32_t i : item.picks) append_event(events[i], item.prev_kv, out);
+  }
+  for (const QueueItem& later : item.joined) append_events(later, out);
+}
+
 void build_response(const std::vector<QueueItem>& items, etcdserverpb::WatchResponse* out,
                     bool* fragment) {
   const QueueItem& first = items.front();
@@ -56,14 +66,7 @@ void build_response(const std::vector<QueueItem>& items, etcdserverpb::WatchResp
   size_t count = 0;
   for (const QueueItem& item : items) count += item.event_count;
   out->mutable_events()->Reserve(static_cast<int>(count));
-  for (const QueueItem& item : items) {
-    const auto& events = item.batch->events;
-    if (item.picks.empty()) {
-      for (const mvccpb::Event& ev : events) append_event(ev, item.prev_kv, out);
-    } else {
-      for (uint32_t i : item.picks) append_event(events[i], item.prev_kv, out);
-    }
-  }
+  for (const QueueItem& item : items) append_events(item, out);
 }
 
 }  // namespace
@@ -131,6 +134,7 @@ bool WatchHub::pop_locked(WatchStream& s, std::vector<QueueItem>* items) {
     }
     items->push_back(std::move(front));
     s.queue_.pop_front();
+    ++s.popped_;
   } while (events && !s.queue_.empty() && s.queue_.front().kind == QueueItem::Kind::kEvents &&
            s.queue_.front().watch_id == watch_id && bytes < options_.response_merge_bytes);
   if (s.lagging_ && s.queued_bytes_ <= options_.stream_queue_bytes / 2) {

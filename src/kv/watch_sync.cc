@@ -105,18 +105,45 @@ void WatchHub::unsync_all_synced_locked() {
 
 void WatchHub::push_locked(WatchStream& s, QueueItem item) {
   if (s.closed_) return;
-  if (item.kind == QueueItem::Kind::kEvents) {
-    s.queued_bytes_ += item.bytes;
-  } else {
+  const bool control = item.kind != QueueItem::Kind::kEvents;
+  if (control) {
     ++s.control_items_;
+  } else {
+    s.queued_bytes_ += item.bytes;
   }
   const bool was_empty = s.queue_.empty();
   s.queue_.push_back(std::move(item));
+  if (control) s.join_floor_ = s.popped_ + s.queue_.size();
   if (was_empty && !s.kick_pending_) {
     s.kick_pending_ = true;
     kicks_.push_back(&s);
     delivery_cv_.notify_one();
   }
+}
+
+void WatchHub::push_events_locked(Watcher* w, QueueItem item) {
+  WatchStream& s = *w->stream;
+  if (s.closed_) return;
+  // A client that keeps up pops each item before the next revision comes; one
+  // that is behind gets its waiting revisions in one response, which costs it
+  // and us one message instead of many (etcd, too, batches a lagging watcher).
+  const uint64_t first_open = std::max(s.popped_, s.join_floor_);
+  if (w->queued_at > first_open) {  // its last item is still queued, after any control item
+    QueueItem& waiting = s.queue_[w->queued_at - 1 - s.popped_];
+    MERIDIAN_ASSERT(waiting.kind == QueueItem::Kind::kEvents && waiting.watch_id == w->id, "watch ",
+                    w->id, ": its queued item is not its events");
+    if (waiting.bytes + item.bytes <= options_.response_merge_bytes) {
+      s.queued_bytes_ += item.bytes;
+      waiting.bytes += item.bytes;
+      waiting.event_count += item.event_count;
+      waiting.revision = std::max(waiting.revision, item.revision);
+      waiting.joined.push_back(std::move(item));
+      ++joined_items_;
+      return;
+    }
+  }
+  w->queued_at = s.popped_ + s.queue_.size() + 1;
+  push_locked(s, std::move(item));
 }
 
 void WatchHub::maybe_finish_deferred_progress_locked(WatchStream& s) {

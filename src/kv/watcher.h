@@ -43,6 +43,10 @@ struct Watcher {
   // revision is max(next_rev, notified + 1).
   int64_t next_rev = 0;
   WatchStream* stream = nullptr;
+  // 1 + the stream position (WatchStream::popped_ counts from the start) of its
+  // last queued event item, 0 if none: its next events join that item while it
+  // waits, so a watcher that is behind gets several revisions per response.
+  uint64_t queued_at = 0;
   // Position in the hub's per-key list (synced single-key watchers) or in the
   // stream's catch-up list (unsynced): O(1) removal.
   uint32_t slot = 0;
@@ -89,8 +93,11 @@ struct QueueItem {
   const char* reason = nullptr;  // kCreateFailed: a static message
   std::shared_ptr<const EventBatch> batch;
   std::vector<uint32_t> picks;  // indices into batch->events; empty: all of them
-  uint32_t event_count = 0;
-  uint64_t bytes = 0;  // what the queue is charged
+  uint32_t event_count = 0;     // with those of `joined`
+  uint64_t bytes = 0;           // what the queue is charged, with `joined`
+  // Later event items of the same watcher that joined this one while it waited
+  // in the queue (their revisions follow this item's); sent in the same response.
+  std::vector<QueueItem> joined;
 };
 
 }  // namespace meridian::kv
