@@ -6,15 +6,19 @@
 // (first put sent to last event received), event latency (put sent to event
 // received; the send time travels in the value) and watchers' missing events,
 // and the writer's put latency. --stalled-streams adds streams that never read
-// (etcd_load_limits.h), opened once the counted watchers exist.
+// (etcd_load_limits.h), opened once the counted watchers exist. The watchers
+// use h2_watch_client.h (see there why not gRPC's client); the writer and the
+// stalled streams use gRPC's.
+#include <charconv>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
+#include <string_view>
 #include <unordered_map>
 
 #include "bench_util.h"
 #include "etcd_load.h"
 #include "etcd_load_limits.h"
+#include "h2_watch_client.h"
 
 namespace meridian::bench::etcd_load {
 
@@ -35,13 +39,14 @@ std::string stamped_value(Clock::time_point sent, const std::string& padding) {
   return value;
 }
 
-bool sent_time_of(const std::string& value, Clock::time_point* sent) {
+bool sent_time_of(std::string_view value, Clock::time_point* sent) {
   if (value.size() < 2 || value[0] != 't') {
     return false;
   }
-  char* end = nullptr;
-  long long ns = std::strtoll(value.c_str() + 1, &end, 10);
-  if (end == value.c_str() + 1 || *end != ':') {
+  int64_t ns = 0;
+  const auto [end, error] = std::from_chars(value.data() + 1, value.data() + value.size(), ns);
+  if (error != std::errc() || end == value.data() + 1 || end == value.data() + value.size() ||
+      *end != ':') {
     return false;
   }
   *sent = Clock::time_point(Clock::duration(ns));
@@ -64,7 +69,7 @@ struct Shared {
   std::atomic<bool> cancelling{false};
 };
 
-// Counters of one completion-queue thread (its streams run only on it).
+// Counters of one client thread (its streams run only on it).
 struct ThreadStats {
   Samples latencies;
   uint64_t unstamped = 0;  // events whose value had no send time
@@ -72,153 +77,76 @@ struct ThreadStats {
   Clock::time_point last_event{};
 };
 
-class WatchStream {
+// One watch stream's watchers: its creates, then the counting of what arrives.
+class WatchStream final : public WatchStreamHandler {
  public:
-  WatchStream(etcdserverpb::Watch::Stub* stub, grpc::CompletionQueue* cq, uint64_t watchers,
-              Shared* shared, ThreadStats* stats)
-      : stub_(stub),
-        cq_(cq),
-        shared_(shared),
-        stats_(stats),
-        watchers_(watchers),
-        start_tag_([this](bool ok) { on_started(ok); }),
-        read_tag_([this](bool ok) { on_read(ok); }),
-        write_tag_([this](bool ok) { on_written(ok); }),
-        finish_tag_([this](bool ok) { on_finished(ok); }) {}
+  WatchStream(uint64_t watchers, Shared* shared, ThreadStats* stats)
+      : shared_(shared), stats_(stats), watchers_(watchers) {}
 
-  void start() {
-    rw_ = stub_->PrepareAsyncWatch(&ctx_, cq_);
-    rw_->StartCall(&start_tag_);
-  }
-  void cancel() { ctx_.TryCancel(); }  // any thread
-  const std::vector<Watcher>& watchers() const { return watchers_; }
-
- private:
-  void on_started(bool ok) {
-    if (!ok) {
-      end_stream();
-      return;
-    }
-    rw_->Read(&response_, &read_tag_);
-    write_next_create();
-  }
-
-  void write_next_create() {
-    if (creates_sent_ == watchers_.size()) {
-      return;
-    }
-    request_.Clear();
-    auto* create = request_.mutable_create_request();
+  // The stream's requests: one create per watcher, on the prefix.
+  std::vector<std::string> creates() const {
+    etcdserverpb::WatchRequest request;
+    auto* create = request.mutable_create_request();
     create->set_key(kPrefix);
     create->set_range_end(kPrefixEnd);
-    ++creates_sent_;
-    write_pending_ = true;
-    rw_->Write(request_, &write_tag_);
+    return std::vector<std::string>(watchers_.size(), request.SerializeAsString());
   }
+  const std::vector<Watcher>& watchers() const { return watchers_; }
 
-  void on_written(bool ok) {
-    write_pending_ = false;
-    if (ok && !ended_) {
-      write_next_create();
-    }
-    maybe_finished();
-  }
-
-  void on_read(bool ok) {
-    if (!ok) {
-      end_stream();
-      return;
-    }
-    Clock::time_point now = Clock::now();
+  void on_response(const WatchResponseView& response, Clock::time_point now) override {
     // etcd answers the creates of one stream in the order they were sent.
-    if (response_.created() && created_ < watchers_.size()) {
-      watchers_[created_].watch_id = response_.watch_id();
-      by_id_[response_.watch_id()] = created_;
+    if (response.created && created_ < watchers_.size()) {
+      watchers_[created_].watch_id = response.watch_id;
+      by_id_[response.watch_id] = created_;
       ++created_;
       shared_->created.fetch_add(1);
     }
-    if (response_.canceled()) {
-      std::fprintf(stderr, "watch %" PRId64 " cancelled by the server: %s\n", response_.watch_id(),
-                   response_.cancel_reason().c_str());
+    if (response.canceled) {
+      std::fprintf(stderr, "watch %" PRId64 " cancelled by the server: %.*s\n", response.watch_id,
+                   static_cast<int>(response.cancel_reason.size()), response.cancel_reason.data());
     }
-    if (response_.events_size() > 0) {
-      count_events(now);
-    }
-    rw_->Read(&response_, &read_tag_);
+    if (!response.events.empty()) count_events(response, now);
   }
 
-  void count_events(Clock::time_point now) {
-    auto found = by_id_.find(response_.watch_id());
+  void on_end(int status, const std::string& message) override {
+    if (!shared_->cancelling.load()) {
+      shared_->broken_streams.fetch_add(1);
+      std::fprintf(stderr, "watch stream ended: %d %s\n", status, message.c_str());
+    }
+    shared_->finished_streams.fetch_add(1);
+  }
+
+ private:
+  void count_events(const WatchResponseView& response, Clock::time_point now) {
+    auto found = by_id_.find(response.watch_id);
     if (found == by_id_.end()) {
-      stats_->unknown += static_cast<uint64_t>(response_.events_size());
+      stats_->unknown += response.events.size();
       return;
     }
     Watcher& w = watchers_[found->second];
-    for (const auto& event : response_.events()) {
-      int64_t revision = event.kv().mod_revision();
-      if (revision <= w.last_revision) {
+    for (const WatchEventView& event : response.events) {
+      if (event.mod_revision <= w.last_revision) {
         ++w.out_of_order;
         continue;
       }
-      w.last_revision = revision;
+      w.last_revision = event.mod_revision;
       ++w.events;
       Clock::time_point sent;
-      if (sent_time_of(event.kv().value(), &sent)) {
+      if (sent_time_of(event.value, &sent)) {
         stats_->latencies.add(now - sent);
       } else {
         ++stats_->unstamped;
       }
     }
     stats_->last_event = now;
-    shared_->events.fetch_add(static_cast<uint64_t>(response_.events_size()));
+    shared_->events.fetch_add(response.events.size());
   }
 
-  void end_stream() {
-    ended_ = true;
-    if (!shared_->cancelling.load()) {
-      shared_->broken_streams.fetch_add(1);
-    }
-    rw_->Finish(&status_, &finish_tag_);
-  }
-
-  void on_finished(bool /*ok*/) {
-    if (!shared_->cancelling.load() && !status_.ok()) {
-      std::fprintf(stderr, "watch stream ended: %d %s\n", status_.error_code(),
-                   status_.error_message().c_str());
-    }
-    finished_ = true;
-    maybe_finished();
-  }
-
-  void maybe_finished() {
-    if (finished_ && !write_pending_) {
-      shared_->finished_streams.fetch_add(1);
-    }
-  }
-
-  etcdserverpb::Watch::Stub* const stub_;
-  grpc::CompletionQueue* const cq_;
   Shared* const shared_;
   ThreadStats* const stats_;
   std::vector<Watcher> watchers_;
   std::unordered_map<int64_t, size_t> by_id_;
-  size_t creates_sent_ = 0;
   size_t created_ = 0;
-  bool write_pending_ = false;
-  bool ended_ = false;     // the read side failed; Finish is under way
-  bool finished_ = false;  // Finish completed
-
-  grpc::ClientContext ctx_;
-  std::unique_ptr<
-      grpc::ClientAsyncReaderWriter<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>>
-      rw_;
-  CallbackTag start_tag_;
-  CallbackTag read_tag_;
-  CallbackTag write_tag_;
-  CallbackTag finish_tag_;
-  etcdserverpb::WatchRequest request_;
-  etcdserverpb::WatchResponse response_;
-  grpc::Status status_;
 };
 
 struct WriterResult {
@@ -282,32 +210,40 @@ bool wait_for(F done, Clock::time_point deadline) {
 }  // namespace
 
 bool run_watch(const Options& options, Report* report) {
-  auto channels = make_channels(options);
+  // The writer's one connection (gRPC's client); the watchers' own (h2_watch_client.h).
+  Options writer_options = options;
+  writer_options.conns = 1;
+  auto channels = make_channels(writer_options);
   if (!connect_all(channels, std::chrono::milliseconds(options.timeout_ms))) {
     return false;
   }
-  std::vector<std::unique_ptr<etcdserverpb::Watch::Stub>> watch_stubs;
-  for (auto& channel : channels) {
-    watch_stubs.push_back(etcdserverpb::Watch::NewStub(channel));
-  }
   auto kv = etcdserverpb::KV::NewStub(channels[0]);
 
-  CompletionThreads threads(options.threads);
-  std::vector<ThreadStats> stats(threads.size());
+  H2WatchClient client(options.threads);
+  std::vector<size_t> conns;
+  for (uint64_t i = 0; i < options.conns; ++i) {
+    std::string error;
+    size_t index = 0;
+    if (!client.connect(options.endpoints[i % options.endpoints.size()], &index, &error)) {
+      std::fprintf(stderr, "error: %s\n", error.c_str());
+      return false;
+    }
+    conns.push_back(index);
+  }
+  // Connection i runs on client thread i % threads (h2_watch_client.h).
+  std::vector<ThreadStats> stats(std::min(options.threads, options.conns));
   Shared shared;
   std::vector<std::unique_ptr<WatchStream>> streams;
   for (uint64_t s = 0; s < options.streams; ++s) {
     uint64_t watchers =
         options.watchers / options.streams + (s < options.watchers % options.streams);
-    streams.push_back(std::make_unique<WatchStream>(watch_stubs[s % watch_stubs.size()].get(),
-                                                    threads.queue(s), watchers, &shared,
-                                                    &stats[s % threads.size()]));
+    const uint64_t conn = s % options.conns;
+    streams.push_back(
+        std::make_unique<WatchStream>(watchers, &shared, &stats[conn % stats.size()]));
+    client.open_stream(conns[conn], streams.back().get(), streams.back()->creates());
   }
-  threads.start();
   const Clock::time_point setup_start = Clock::now();
-  for (auto& stream : streams) {
-    stream->start();
-  }
+  client.start();
   bool ready = wait_for(
       [&] { return shared.created.load() == options.watchers || shared.broken_streams.load() > 0; },
       setup_start + kSetupTimeout);
@@ -337,12 +273,7 @@ bool run_watch(const Options& options, Report* report) {
   }
   stalled.stop();
   shared.cancelling = true;
-  for (auto& stream : streams) {
-    stream->cancel();
-  }
-  wait_for([&] { return shared.finished_streams.load() == streams.size(); },
-           Clock::now() + std::chrono::seconds(30));
-  threads.stop();
+  client.stop();  // cancels every stream
   if (!ok) {
     return false;
   }
