@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "api/kv_service.h"
+#include "api/maintenance_service.h"
 #include "api/read_pool.h"
 #include "api/watch_service.h"
 #include "base/strings.h"
@@ -102,6 +103,7 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   impl->server = std::move(server).value();
   impl->kv->register_on(*impl->server);
   impl->watch->register_on(*impl->server);
+  register_maintenance(*impl->server, backend, options.server_version);
   impl->io_thread = std::thread([io = &impl->io] {
     base::set_thread_name("etcd-api");
     auto work = boost::asio::make_work_guard(*io);

@@ -1,7 +1,7 @@
 // EtcdServer: the etcd v3 gRPC API on the client port (2379 by default), served
 // by rpc::Server (gRPC over HTTP/2) on a thread of its own ("etcd-api"):
-// etcdserverpb.KV (Range, Put, DeleteRange, Txn, Compact) and
-// etcdserverpb.Watch, wire-compatible with etcd 3.4/3.5 clients.
+// etcdserverpb.KV (Range, Put, DeleteRange, Txn, Compact), etcdserverpb.Watch
+// and Maintenance/Status, wire-compatible with etcd 3.4/3.5 clients.
 //
 // Every node serves every request. Writes are proposed to the coordination
 // group through the node (a follower forwards them to the leader) and answered
@@ -39,6 +39,9 @@ struct EtcdServerOptions {
   // serialized and freed, by handing the allocator's free memory back to the
   // kernel (kv_service.h, answer_bytes).
   uint64_t release_after_answer_bytes = 4ull << 20;
+  // Meridian's version, appended to the etcd API level in Maintenance/Status
+  // (api/maintenance_service.h); empty: the API level alone.
+  std::string server_version;
 };
 
 // What the services need from the node. The server does not own them; stop()

@@ -172,7 +172,9 @@ int run_start(const std::vector<std::string>& args) {
       .cluster_id = node::cluster_id_for_token(options.node.cluster_token),
       .member_id = node->id().value(),
   };
-  auto etcd_started = api::EtcdServer::start(options.client, backend, &registry);
+  api::EtcdServerOptions client_options = options.client;
+  client_options.server_version = kVersion;
+  auto etcd_started = api::EtcdServer::start(client_options, backend, &registry);
   if (!etcd_started.is_ok()) {
     observe::log_error("cannot start the etcd API: {}", etcd_started.status().message());
     node->stop();

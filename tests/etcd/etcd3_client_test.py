@@ -664,7 +664,7 @@ def compaction(c):
     expect(c.f1.get("/c/k")[0], b"3", "latest value after a physical compaction")
 
 
-@scenario(needs=("maintenance", "cluster"))
+@scenario(needs=("cluster",))
 def status_and_members(c):
     # status() asks the Maintenance service, then the Cluster service for members.
     statuses = [cl.status() for cl in c.clients.values()]

@@ -767,7 +767,7 @@ def endpoint_health(c):
            "endpoint health -w json")
 
 
-@scenario(needs=("maintenance",))
+@scenario()
 def endpoint_status(c):
     statuses = c.json("endpoint", "status")
     expect(sorted(s["Endpoint"] for s in statuses), sorted(c.all), "one status per endpoint")

@@ -1,0 +1,50 @@
+// MaintenanceService: etcdserverpb.Maintenance on the client port. It serves
+// Status (what `etcdctl endpoint status` and clients' status() ask): this
+// member's view of the coordination group from the node's published status,
+// and the store's size. Alarm, Defragment, Hash, HashKV, Snapshot and
+// MoveLeader are not served yet: a client gets UNIMPLEMENTED from the server,
+// as for any method it does not know.
+//
+// StatusResponse fields, as etcd fills them:
+//   version            "3.5.0+meridian.<Meridian's version>": the etcd API
+//                      level the services answer as (clients such as clientv3
+//                      with RejectOldCluster parse it as a semantic version,
+//                      where build metadata after '+' is ignored), then ours;
+//   dbSize, dbSizeInUse the store's live table files plus memtables (RocksDB
+//                      frees a compacted file's space when it deletes the
+//                      file, so there is no allocated-but-unused part to
+//                      report apart, unlike etcd's bbolt file);
+//   leader             the group's leader's member id (0: none known);
+//   raftIndex, raftAppliedIndex, raftTerm  the group's commit index, applied
+//                      index and term on this member;
+//   isLearner          this member is a learner of the group;
+//   errors             empty (alarms come with the Alarm method).
+//
+// Threads: the handler runs on the server's I/O thread; Node::status() and the
+// store's size are safe from any thread and cost no wait.
+#pragma once
+
+#include <string>
+
+#include "api/etcd_server.h"
+#include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
+#include "node/node.h"
+#include "rpc/server.h"
+
+namespace meridian::api {
+
+// The etcd API level of the services, as StatusResponse.version reports it.
+inline constexpr const char* kEtcdApiVersion = "3.5.0";
+
+// The Status answer for `backend` from a published node status (pure: tested
+// without a server).
+etcdserverpb::StatusResponse make_status(const EtcdBackend& backend,
+                                         const node::NodeStatus& node_status,
+                                         const std::string& server_version, int64_t revision,
+                                         uint64_t db_bytes);
+
+// Adds Maintenance/Status to `server`. `backend` must outlive the server's stop().
+void register_maintenance(rpc::Server& server, const EtcdBackend& backend,
+                          std::string server_version);
+
+}  // namespace meridian::api
