@@ -26,6 +26,7 @@ using testing::keys_of;
 using testing::range_request;
 using testing::raw_contents;
 using testing::StoreTest;
+using testing::with_raw_db;
 
 const std::string kZero(1, '\0');
 
@@ -118,15 +119,6 @@ TEST_F(StoreTest, RecompactionAndRecreatedKeys) {
 }
 
 // Writes meta records straight into a closed store's RocksDB.
-void with_raw_db(const std::string& dir, const std::function<void(rocksdb::DB&)>& f) {
-  rocksdb::DB* raw = nullptr;
-  StoreOptions o;
-  o.dir = dir;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb_options(o), dir, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  f(*db);
-}
-
 // Version records of `key` in the raw DB, newest first: (revision, tombstone).
 std::vector<std::pair<int64_t, bool>> raw_versions(rocksdb::DB& db, std::string_view key) {
   std::vector<std::pair<int64_t, bool>> out;

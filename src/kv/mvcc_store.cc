@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "kv/range_query.h"
 #include "kv/rocksdb_options.h"
+#include "kv/store_hash.h"
 #include "kv/store_history.h"
 #include "kv/store_impl.h"
 #include "kv/txn_apply.h"
@@ -381,6 +382,23 @@ Errc MvccStore::history(std::string_view key, std::string_view range_end, int64_
                         int64_t* next) const {
   std::shared_lock lock(impl_->state_mutex);
   return read_history(*impl_, key, range_end, from, to, with_prev_kv, max_events, out, next);
+}
+
+Errc MvccStore::hash_kv(int64_t revision, Hash* out) const {
+  std::shared_lock lock(impl_->state_mutex);
+  const int64_t current = revision_.load(std::memory_order_acquire);
+  if (revision > current) return Errc::kFutureRevision;
+  // The snapshot first, then the compacted revision: a compaction recorded
+  // after the snapshot has deleted nothing it holds, and hashing with its
+  // (larger) revision leaves out exactly what it will delete.
+  const rocksdb::Snapshot* snapshot = impl_->db->GetSnapshot();
+  const int64_t compacted = compact_revision_.load(std::memory_order_acquire);
+  Errc result = Errc::kCompacted;
+  if (revision <= 0 || revision > compacted) {
+    result = hash_versions(*impl_->db, snapshot, revision > 0 ? revision : current, compacted, out);
+  }
+  impl_->db->ReleaseSnapshot(snapshot);
+  return result;
 }
 
 raft::Index MvccStore::applied_index() const {

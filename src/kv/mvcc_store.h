@@ -136,6 +136,17 @@ class MvccStore {
   // Bytes on disk (RocksDB's live files), for status and metrics.
   uint64_t size_bytes() const;
 
+  // etcd's HashKV (kv/store_hash.h): a hash of the history readable at
+  // `revision` (0: the current one) that members with the same history share.
+  struct Hash {
+    uint32_t hash = 0;
+    int64_t revision = 0;          // the revision hashed
+    int64_t compact_revision = 0;  // the compacted revision it was hashed with
+    uint64_t versions = 0;         // versions that went into it
+  };
+  // kCompacted / kFutureRevision as Range; reads a snapshot, any thread.
+  Errc hash_kv(int64_t revision, Hash* out) const;
+
   // --- snapshots (apply thread) ---
   // Every record as bytes (format in docs/formats/kv.md), consistent at the
   // current applied index.

@@ -6,6 +6,7 @@
 
 #include "base/assert.h"
 #include "kv/record_codec.h"
+#include "kv/rocksdb_options.h"
 
 #include <rocksdb/db.h>
 
@@ -82,6 +83,15 @@ etcdpb::Compare compare_version(std::string_view key, etcdpb::Compare::CompareRe
   c.set_result(result);
   c.set_version(version);
   return c;
+}
+
+void with_raw_db(const std::string& dir, const std::function<void(rocksdb::DB&)>& f) {
+  rocksdb::DB* raw = nullptr;
+  StoreOptions o;
+  o.dir = dir;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb_options(o), dir, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  f(*db);
 }
 
 RawContents raw_contents(const std::string& dir) {

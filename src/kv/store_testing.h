@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include "base/byte_source.h"
 #include "kv/key_codec.h"
@@ -52,6 +54,9 @@ struct RawContents {
   std::vector<Revision> index;
 };
 RawContents raw_contents(const std::string& dir);
+// Opens a closed store's RocksDB directory as a plain database (read-write, the
+// store's options) for f, and closes it after.
+void with_raw_db(const std::string& dir, const std::function<void(rocksdb::DB&)>& f);
 
 // Everything a source still holds, read with reads of max_bytes, each checked to
 // return 1 to max_bytes bytes; the first error instead if one comes. After the
