@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "api/grpc_errors.h"
+#include "api/response_header.h"
+
 namespace meridian::api {
 
 etcdserverpb::StatusResponse make_status(const EtcdBackend& backend,
@@ -32,21 +35,73 @@ etcdserverpb::StatusResponse make_status(const EtcdBackend& backend,
   return resp;
 }
 
+namespace {
+
+// Parses the request into *req, or answers INTERNAL as gRPC does for a message
+// that does not decode; false then.
+template <class Req>
+bool parse(rpc::UnaryCall& call, Req* req) {
+  const std::string_view bytes = call.request();
+  if (req->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return true;
+  call.finish({rpc::StatusCode::kInternal, "grpc: error unmarshalling request"}, {});
+  return false;
+}
+
+// The hash at `revision` on the read pool, answered with make(hash).
+template <class Make>
+void hash_on_pool(const EtcdBackend& backend, ReadPool* pool, std::shared_ptr<rpc::UnaryCall> call,
+                  int64_t revision, Make make) {
+  const bool queued = pool->submit([backend, call, revision, make] {
+    kv::MvccStore::Hash hash;
+    const kv::Errc errc = backend.kv->store().hash_kv(revision, &hash);
+    if (errc != kv::Errc::kOk) {
+      call->finish(kv_status(errc), {});
+      return;
+    }
+    call->finish({}, make(hash).SerializeAsString());
+  });
+  if (!queued) {
+    call->finish({rpc::StatusCode::kResourceExhausted, std::string(kTooManyRequestsMessage)}, {});
+  }
+}
+
+}  // namespace
+
 void register_maintenance(rpc::Server& server, const EtcdBackend& backend,
-                          std::string server_version) {
+                          std::string server_version, ReadPool* pool) {
   server.add_unary(
       "/etcdserverpb.Maintenance/Status",
       [backend, server_version = std::move(server_version)](std::shared_ptr<rpc::UnaryCall> call) {
         etcdserverpb::StatusRequest req;
-        const std::string_view bytes = call->request();
-        if (!req.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-          call->finish({rpc::StatusCode::kInternal, "grpc: error unmarshalling request"}, {});
-          return;
-        }
+        if (!parse(*call, &req)) return;
         const kv::MvccStore& store = backend.kv->store();
         const etcdserverpb::StatusResponse resp = make_status(
             backend, backend.node->status(), server_version, store.revision(), store.size_bytes());
         call->finish({}, resp.SerializeAsString());
+      });
+  server.add_unary("/etcdserverpb.Maintenance/HashKV", [backend, pool](
+                                                           std::shared_ptr<rpc::UnaryCall> call) {
+    etcdserverpb::HashKVRequest req;
+    if (!parse(*call, &req)) return;
+    hash_on_pool(backend, pool, call, req.revision(), [backend](const kv::MvccStore::Hash& hash) {
+      etcdserverpb::HashKVResponse resp;
+      // etcd's header carries the current revision.
+      fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
+      resp.set_hash(hash.hash);
+      resp.set_compact_revision(hash.compact_revision);
+      return resp;
+    });
+  });
+  server.add_unary(
+      "/etcdserverpb.Maintenance/Hash", [backend, pool](std::shared_ptr<rpc::UnaryCall> call) {
+        etcdserverpb::HashRequest req;
+        if (!parse(*call, &req)) return;
+        hash_on_pool(backend, pool, call, 0, [backend](const kv::MvccStore::Hash& hash) {
+          etcdserverpb::HashResponse resp;
+          fill_header(resp.mutable_header(), backend, hash.revision);
+          resp.set_hash(hash.hash);
+          return resp;
+        });
       });
 }
 

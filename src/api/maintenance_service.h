@@ -1,9 +1,18 @@
-// MaintenanceService: etcdserverpb.Maintenance on the client port. It serves
-// Status (what `etcdctl endpoint status` and clients' status() ask): this
-// member's view of the coordination group from the node's published status,
-// and the store's size. Alarm, Defragment, Hash, HashKV, Snapshot and
-// MoveLeader are not served yet: a client gets UNIMPLEMENTED from the server,
-// as for any method it does not know.
+// MaintenanceService: etcdserverpb.Maintenance on the client port.
+//
+//   Status   what `etcdctl endpoint status` and clients' status() ask: this
+//            member's view of the coordination group from the node's
+//            published status, and the store's size (fields below);
+//   HashKV   the store's hash of the history readable at a revision
+//            (kv/store_hash.h): equal on members that applied the same
+//            writes, whatever their physical compaction has reached; computed
+//            on the read pool, since it reads the whole store;
+//   Hash     etcd's "whole backend" hash (for tests only, says etcd): here the
+//            HashKV of the current revision, since the store holds nothing
+//            else that members must agree on.
+//
+// Alarm, Defragment, Snapshot and MoveLeader are not served yet: a client gets
+// UNIMPLEMENTED from the server, as for any method it does not know.
 //
 // StatusResponse fields, as etcd fills them:
 //   version            "3.5.0+meridian.<Meridian's version>": the etcd API
@@ -20,13 +29,15 @@
 //   isLearner          this member is a learner of the group;
 //   errors             empty (alarms come with the Alarm method).
 //
-// Threads: the handler runs on the server's I/O thread; Node::status() and the
-// store's size are safe from any thread and cost no wait.
+// Threads: handlers run on the server's I/O thread (HashKV's scan on the read
+// pool); Node::status() and the store's size are safe from any thread and
+// cost no wait.
 #pragma once
 
 #include <string>
 
 #include "api/etcd_server.h"
+#include "api/read_pool.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "node/node.h"
 #include "rpc/server.h"
@@ -43,8 +54,9 @@ etcdserverpb::StatusResponse make_status(const EtcdBackend& backend,
                                          const std::string& server_version, int64_t revision,
                                          uint64_t db_bytes);
 
-// Adds Maintenance/Status to `server`. `backend` must outlive the server's stop().
+// Adds the methods above to `server`. `backend` and `pool` must outlive the
+// server's stop().
 void register_maintenance(rpc::Server& server, const EtcdBackend& backend,
-                          std::string server_version);
+                          std::string server_version, ReadPool* pool);
 
 }  // namespace meridian::api

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "api/api_testing.h"
 #include "base/strings.h"
 
@@ -77,14 +79,79 @@ TEST(MaintenanceStatusTest, EveryMemberNamesTheLeaderOverTheClientPort) {
     EXPECT_FALSE(r.islearner());
     EXPECT_EQ(r.version(), "3.5.0");  // the test cluster gives no server version
 
-    // The rest of the service is not served yet: UNIMPLEMENTED, as for any
-    // unknown method.
-    grpc::ClientContext hash_ctx;
-    hash_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    pb::HashKVResponse hash;
-    EXPECT_EQ(stub->HashKV(&hash_ctx, pb::HashKVRequest(), &hash).error_code(),
+    // What is not served yet answers UNIMPLEMENTED, as any unknown method.
+    grpc::ClientContext defrag_ctx;
+    defrag_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    pb::DefragmentResponse defrag;
+    EXPECT_EQ(stub->Defragment(&defrag_ctx, pb::DefragmentRequest(), &defrag).error_code(),
               grpc::StatusCode::UNIMPLEMENTED);
   }
+}
+
+// HashKV over the client port: every member gives the same hash at the same
+// revision; etcd's errors for a compacted or future revision.
+TEST(MaintenanceHashTest, MembersAgreeAtEveryRevisionAndOldOrFutureOnesFail) {
+  EtcdTestCluster c;
+  const int leader = c.start();
+  ASSERT_NE(leader, 0);
+  int64_t last = 0;
+  for (int i = 0; i < 20; ++i) {
+    pb::PutResponse put;
+    ASSERT_TRUE(c.put(leader, "h" + std::to_string(i % 6), std::to_string(i), &put).ok());
+    last = put.header().revision();
+  }
+  std::vector<std::unique_ptr<pb::Maintenance::Stub>> stubs;
+  for (int i = 1; i <= c.size(); ++i) {
+    ASSERT_TRUE(c.wait_revision(i, last, std::chrono::seconds(5)));
+    stubs.push_back(pb::Maintenance::NewStub(grpc::CreateChannel(
+        base::cat("127.0.0.1:", c.server(i).port()), grpc::InsecureChannelCredentials())));
+  }
+  auto hash_kv = [&](int i, int64_t revision, pb::HashKVResponse* r) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    pb::HashKVRequest req;
+    req.set_revision(revision);
+    return stubs[static_cast<size_t>(i - 1)]->HashKV(&ctx, req, r);
+  };
+  for (int64_t rev : {last - 10, last}) {
+    std::set<uint32_t> hashes;
+    for (int i = 1; i <= c.size(); ++i) {
+      pb::HashKVResponse r;
+      const grpc::Status s = hash_kv(i, rev, &r);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      EXPECT_EQ(r.header().member_id(), static_cast<uint64_t>(i));
+      EXPECT_EQ(r.header().revision(), last);
+      hashes.insert(r.hash());
+    }
+    EXPECT_EQ(hashes.size(), 1u) << "revision " << rev;
+  }
+  pb::HashKVResponse at_last;
+  pb::HashKVResponse at_earlier;
+  ASSERT_TRUE(hash_kv(leader, last, &at_last).ok());
+  ASSERT_TRUE(hash_kv(leader, last - 10, &at_earlier).ok());
+  EXPECT_NE(at_last.hash(), at_earlier.hash());
+
+  pb::HashKVResponse r;
+  grpc::Status future = hash_kv(leader, last + 100, &r);
+  EXPECT_EQ(future.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(future.error_message(), "etcdserver: mvcc: required revision is a future revision");
+  pb::CompactionRequest compact;
+  compact.set_revision(last - 5);
+  compact.set_physical(true);
+  pb::CompactionResponse compacted;
+  ASSERT_TRUE(c.compact(leader, compact, &compacted).ok());
+  grpc::Status old = hash_kv(leader, last - 5, &r);
+  EXPECT_EQ(old.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(old.error_message(), "etcdserver: mvcc: required revision has been compacted");
+  ASSERT_TRUE(hash_kv(leader, 0, &r).ok());
+  EXPECT_EQ(r.compact_revision(), last - 5);
+
+  // Hash: the current revision's HashKV.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  pb::HashResponse h;
+  ASSERT_TRUE(stubs[static_cast<size_t>(leader - 1)]->Hash(&ctx, pb::HashRequest(), &h).ok());
+  EXPECT_EQ(h.hash(), r.hash());
 }
 
 }  // namespace

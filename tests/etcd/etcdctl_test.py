@@ -788,6 +788,27 @@ def endpoint_status(c):
     expect(sum(" true " in line for line in table), 1, "one IS LEADER = true row in the table")
 
 
+@scenario()
+def endpoint_hashkv(c):
+    # Members that applied the same writes hash them alike at every revision.
+    last = 0
+    for i in range(6):
+        last = c.put(f"/h/{i % 2}", str(i))
+    for ep in c.all:
+        c.revision(ep=ep)  # a linearizable read: this member has applied `last`
+    seen = {}
+    for rev in (last - 3, last):
+        hs = c.json("endpoint", "hashkv", "--rev", str(rev))
+        expect(sorted(h["Endpoint"] for h in hs), sorted(c.all), "one hash per endpoint")
+        hashes = {h["HashKV"]["hash"] for h in hs}
+        expect(len(hashes), 1, f"every member's hash at revision {rev}")
+        seen[rev] = hashes.pop()
+    if seen[last - 3] == seen[last]:
+        raise AssertionError(f"the same hash at revisions {last - 3} and {last}: {seen}")
+    c.fails("endpoint", "hashkv", "--rev", str(last + 1000), ep=c.leader,
+            message="required revision is a future revision")
+
+
 # ---------------------------------------------------------------- failures
 
 
