@@ -103,7 +103,7 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   impl->server = std::move(server).value();
   impl->kv->register_on(*impl->server);
   impl->watch->register_on(*impl->server);
-  register_maintenance(*impl->server, backend, options.server_version, impl->pool.get());
+  register_maintenance(*impl->server, impl->io, backend, options.server_version, impl->pool.get());
   impl->io_thread = std::thread([io = &impl->io] {
     base::set_thread_name("etcd-api");
     auto work = boost::asio::make_work_guard(*io);

@@ -23,6 +23,11 @@ inline constexpr std::string_view kLeaderChangedMessage = "etcdserver: leader ch
 inline constexpr std::string_view kTimeoutMessage = "etcdserver: request timed out";
 inline constexpr std::string_view kStoppedMessage = "etcdserver: server stopped";
 inline constexpr std::string_view kTooManyRequestsMessage = "etcdserver: too many requests";
+// MoveLeader's (etcd answers the last with code UNKNOWN: it maps no code to it).
+inline constexpr std::string_view kNotLeaderMessage = "etcdserver: not leader";
+inline constexpr std::string_view kBadLeaderTransfereeMessage = "etcdserver: bad leader transferee";
+inline constexpr std::string_view kLeaderTransferTimeoutMessage =
+    "etcdserver: request timed out, leader transfer took too long";
 
 // A store or validation error (kv::Errc::kOk gives OK).
 rpc::Status kv_status(kv::Errc errc);

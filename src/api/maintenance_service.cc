@@ -1,6 +1,9 @@
 #include "api/maintenance_service.h"
 
 #include <algorithm>
+#include <memory>
+
+#include <boost/asio/steady_timer.hpp>
 
 #include "api/grpc_errors.h"
 #include "api/response_header.h"
@@ -65,10 +68,82 @@ void hash_on_pool(const EtcdBackend& backend, ReadPool* pool, std::shared_ptr<rp
   }
 }
 
+constexpr std::chrono::milliseconds kMoveLeaderPoll{10};
+
+// What this member's published status says of the group: its leader, and
+// whether `member` is one of its voters.
+struct GroupView {
+  uint64_t leader = 0;
+  bool voter = false;
+};
+GroupView view_of(const EtcdBackend& backend, uint64_t member) {
+  GroupView v;
+  for (const node::GroupStatus& g : backend.node->status().groups) {
+    if (g.group != backend.group) continue;
+    v.leader = g.leader.value();
+    for (raft::NodeId id : g.conf_state.voters) v.voter = v.voter || id.value() == member;
+  }
+  return v;
+}
+
+// Polls until `target` leads (answered OK) or the deadline passes.
+struct MoveLeaderWait : std::enable_shared_from_this<MoveLeaderWait> {
+  MoveLeaderWait(boost::asio::io_context& io, EtcdBackend b, std::shared_ptr<rpc::UnaryCall> c,
+                 uint64_t t, rpc::Clock::time_point d)
+      : timer(io), backend(b), call(std::move(c)), target(t), deadline(d) {}
+
+  void poll() {
+    if (view_of(backend, target).leader == target) {
+      etcdserverpb::MoveLeaderResponse resp;
+      fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
+      call->finish({}, resp.SerializeAsString());
+      return;
+    }
+    if (rpc::Clock::now() >= deadline) {
+      call->finish({rpc::StatusCode::kUnknown, std::string(kLeaderTransferTimeoutMessage)}, {});
+      return;
+    }
+    timer.expires_after(kMoveLeaderPoll);
+    timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->poll();
+    });
+  }
+
+  boost::asio::steady_timer timer;
+  const EtcdBackend backend;
+  const std::shared_ptr<rpc::UnaryCall> call;
+  const uint64_t target;
+  const rpc::Clock::time_point deadline;
+};
+
+void move_leader(boost::asio::io_context& io, const EtcdBackend& backend,
+                 std::shared_ptr<rpc::UnaryCall> call) {
+  etcdserverpb::MoveLeaderRequest req;
+  if (!parse(*call, &req)) return;
+  const GroupView v = view_of(backend, req.targetid());
+  if (v.leader != backend.member_id) {
+    call->finish({rpc::StatusCode::kFailedPrecondition, std::string(kNotLeaderMessage)}, {});
+    return;
+  }
+  if (!v.voter) {  // not a member, or a learner
+    call->finish({rpc::StatusCode::kFailedPrecondition, std::string(kBadLeaderTransfereeMessage)},
+                 {});
+    return;
+  }
+  backend.node->transfer_leader(backend.group, raft::NodeId{req.targetid()});
+  const rpc::Clock::time_point deadline =
+      std::min(call->deadline(), rpc::Clock::now() + kMoveLeaderWaitMax);
+  std::make_shared<MoveLeaderWait>(io, backend, std::move(call), req.targetid(), deadline)->poll();
+}
+
 }  // namespace
 
-void register_maintenance(rpc::Server& server, const EtcdBackend& backend,
-                          std::string server_version, ReadPool* pool) {
+void register_maintenance(rpc::Server& server, boost::asio::io_context& io,
+                          const EtcdBackend& backend, std::string server_version, ReadPool* pool) {
+  server.add_unary("/etcdserverpb.Maintenance/MoveLeader",
+                   [&io, backend](std::shared_ptr<rpc::UnaryCall> call) {
+                     move_leader(io, backend, std::move(call));
+                   });
   server.add_unary(
       "/etcdserverpb.Maintenance/Status",
       [backend, server_version = std::move(server_version)](std::shared_ptr<rpc::UnaryCall> call) {

@@ -9,9 +9,14 @@
 //            on the read pool, since it reads the whole store;
 //   Hash     etcd's "whole backend" hash (for tests only, says etcd): here the
 //            HashKV of the current revision, since the store holds nothing
-//            else that members must agree on.
+//            else that members must agree on;
+//   MoveLeader  on the leader only (else FAILED_PRECONDITION "etcdserver: not
+//            leader", as etcd; etcdctl finds the leader itself): hands the
+//            group's leadership to a voter and answers once this member sees
+//            it lead, polling the node's status every tick on the I/O thread,
+//            up to the call's deadline (at most kMoveLeaderWaitMax).
 //
-// Alarm, Defragment, Snapshot and MoveLeader are not served yet: a client gets
+// Alarm, Defragment and Snapshot are not served yet: a client gets
 // UNIMPLEMENTED from the server, as for any method it does not know.
 //
 // StatusResponse fields, as etcd fills them:
@@ -34,7 +39,10 @@
 // cost no wait.
 #pragma once
 
+#include <chrono>
 #include <string>
+
+#include <boost/asio/io_context.hpp>
 
 #include "api/etcd_server.h"
 #include "api/read_pool.h"
@@ -54,9 +62,11 @@ etcdserverpb::StatusResponse make_status(const EtcdBackend& backend,
                                          const std::string& server_version, int64_t revision,
                                          uint64_t db_bytes);
 
-// Adds the methods above to `server`. `backend` and `pool` must outlive the
-// server's stop().
-void register_maintenance(rpc::Server& server, const EtcdBackend& backend,
-                          std::string server_version, ReadPool* pool);
+inline constexpr std::chrono::seconds kMoveLeaderWaitMax{30};
+
+// Adds the methods above to `server`, whose I/O thread runs `io`. `backend` and
+// `pool` must outlive the server's stop().
+void register_maintenance(rpc::Server& server, boost::asio::io_context& io,
+                          const EtcdBackend& backend, std::string server_version, ReadPool* pool);
 
 }  // namespace meridian::api

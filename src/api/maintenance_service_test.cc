@@ -154,5 +154,37 @@ TEST(MaintenanceHashTest, MembersAgreeAtEveryRevisionAndOldOrFutureOnesFail) {
   EXPECT_EQ(h.hash(), r.hash());
 }
 
+TEST(MaintenanceMoveLeaderTest, OnlyTheLeaderMovesItAndOnlyToAVoter) {
+  EtcdTestCluster c;
+  const int leader = c.start();
+  ASSERT_NE(leader, 0);
+  const int follower = leader % c.size() + 1;
+  auto move = [&](int via, uint64_t target) {
+    auto stub = pb::Maintenance::NewStub(grpc::CreateChannel(
+        base::cat("127.0.0.1:", c.server(via).port()), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    pb::MoveLeaderRequest req;
+    req.set_targetid(target);
+    pb::MoveLeaderResponse resp;
+    return stub->MoveLeader(&ctx, req, &resp);
+  };
+  grpc::Status s = move(follower, static_cast<uint64_t>(follower));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "etcdserver: not leader");
+  s = move(leader, 99);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "etcdserver: bad leader transferee");
+  EXPECT_EQ(c.wait_leader(std::chrono::seconds(5)), leader);  // nothing moved
+
+  s = move(leader, static_cast<uint64_t>(follower));
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // Answered once the old leader saw the new one lead; all agree soon after.
+  EXPECT_EQ(c.node(leader).leader(GroupId{1}).value(), static_cast<uint64_t>(follower));
+  EXPECT_EQ(c.wait_leader(std::chrono::seconds(5)), follower);
+  pb::PutResponse put;
+  EXPECT_TRUE(c.put(follower, "after", "move", &put).ok());
+}
+
 }  // namespace
 }  // namespace meridian::api

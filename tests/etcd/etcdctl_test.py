@@ -809,6 +809,23 @@ def endpoint_hashkv(c):
             message="required revision is a future revision")
 
 
+@scenario()
+def move_leader(c):
+    def statuses():
+        return {s["Endpoint"]: s["Status"] for s in c.json("endpoint", "status")}
+    before = statuses()
+    leader_id = before[c.leader]["leader"]
+    target_ep = c.followers[0]
+    target_id = before[target_ep]["header"]["member_id"]
+    # Asked of a follower alone, it is refused: only the leader moves leadership.
+    c.fails("move-leader", format(target_id, "x"), ep=target_ep, message="no leader endpoint given")
+    out = c.lines("move-leader", format(target_id, "x"))
+    expect(out, [f"Leadership transferred from {leader_id:x} to {target_id:x}"], "move-leader")
+    c.refresh_roles()
+    expect(c.leader, target_ep, "the new leader")
+    expect({s["leader"] for s in statuses().values()}, {target_id}, "every member names it")
+
+
 # ---------------------------------------------------------------- failures
 
 
