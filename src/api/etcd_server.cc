@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "api/defragmenter.h"
 #include "api/kv_service.h"
 #include "api/maintenance_service.h"
 #include "api/read_pool.h"
@@ -52,6 +53,7 @@ struct EtcdServer::Impl {
   // Declared before the server, so destroyed after it: its handlers call them.
   std::unique_ptr<KvService> kv;
   std::unique_ptr<WatchService> watch;
+  std::unique_ptr<Defragmenter> defragmenter;
   // The client port's connections and handlers all run on this one thread
   // (the concurrency hint: only that thread runs it).
   boost::asio::io_context io{1};
@@ -85,6 +87,7 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   impl->pool = std::make_unique<ReadPool>(options.read_threads, kReadQueueTasksMax);
   impl->kv = std::make_unique<KvService>(options, backend, impl->pool.get(), metrics);
   impl->watch = std::make_unique<WatchService>(options, backend, metrics);
+  impl->defragmenter = std::make_unique<Defragmenter>(&backend.kv->store());
 
   rpc::ServerOptions so;
   so.host = options.listen_host;
@@ -93,6 +96,7 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
       static_cast<uint32_t>(options.limits.max_request_bytes + kGrpcOverheadBytes);
   auto server = rpc::Server::start(so, impl->io);
   if (!server.is_ok()) {
+    impl->defragmenter->stop();
     impl->watch->stop();
     impl->kv->stop();
     impl->pool->stop();
@@ -103,7 +107,11 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   impl->server = std::move(server).value();
   impl->kv->register_on(*impl->server);
   impl->watch->register_on(*impl->server);
-  register_maintenance(*impl->server, impl->io, backend, options.server_version, impl->pool.get());
+  register_maintenance(*impl->server, backend,
+                       {.io = &impl->io,
+                        .pool = impl->pool.get(),
+                        .defragmenter = impl->defragmenter.get(),
+                        .server_version = options.server_version});
   impl->io_thread = std::thread([io = &impl->io] {
     base::set_thread_name("etcd-api");
     auto work = boost::asio::make_work_guard(*io);
@@ -124,6 +132,7 @@ void EtcdServer::stop() {
   impl_->stopped = true;
   // Requests waiting on the node are answered "server stopped" at once, and
   // streams end, so that Shutdown finds little left to wait for.
+  impl_->defragmenter->stop();  // cancels a run under way
   impl_->kv->stop();
   impl_->watch->stop();
   impl_->server->stop();

@@ -136,24 +136,49 @@ void move_leader(boost::asio::io_context& io, const EtcdBackend& backend,
   std::make_shared<MoveLeaderWait>(io, backend, std::move(call), req.targetid(), deadline)->poll();
 }
 
+void defragment(const EtcdBackend& backend, Defragmenter* defragmenter,
+                std::shared_ptr<rpc::UnaryCall> call) {
+  const bool taken = defragmenter->request([backend, call](const base::Status& status) {
+    if (status.code() == base::Code::kUnavailable) {
+      call->finish(stopped_status(), {});
+    } else if (!status.is_ok()) {
+      call->finish({rpc::StatusCode::kUnknown, status.message()}, {});
+    } else {
+      etcdserverpb::DefragmentResponse resp;
+      fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
+      call->finish({}, resp.SerializeAsString());
+    }
+  });
+  if (!taken) call->finish(stopped_status(), {});
+}
+
 }  // namespace
 
-void register_maintenance(rpc::Server& server, boost::asio::io_context& io,
-                          const EtcdBackend& backend, std::string server_version, ReadPool* pool) {
+void register_maintenance(rpc::Server& server, const EtcdBackend& backend, MaintenanceParts parts) {
+  boost::asio::io_context& io = *parts.io;
+  ReadPool* pool = parts.pool;
   server.add_unary("/etcdserverpb.Maintenance/MoveLeader",
                    [&io, backend](std::shared_ptr<rpc::UnaryCall> call) {
                      move_leader(io, backend, std::move(call));
                    });
   server.add_unary(
-      "/etcdserverpb.Maintenance/Status",
-      [backend, server_version = std::move(server_version)](std::shared_ptr<rpc::UnaryCall> call) {
-        etcdserverpb::StatusRequest req;
+      "/etcdserverpb.Maintenance/Defragment",
+      [backend, defragmenter = parts.defragmenter](std::shared_ptr<rpc::UnaryCall> call) {
+        etcdserverpb::DefragmentRequest req;
         if (!parse(*call, &req)) return;
-        const kv::MvccStore& store = backend.kv->store();
-        const etcdserverpb::StatusResponse resp = make_status(
-            backend, backend.node->status(), server_version, store.revision(), store.size_bytes());
-        call->finish({}, resp.SerializeAsString());
+        defragment(backend, defragmenter, std::move(call));
       });
+  server.add_unary("/etcdserverpb.Maintenance/Status",
+                   [backend, server_version = std::move(parts.server_version)](
+                       std::shared_ptr<rpc::UnaryCall> call) {
+                     etcdserverpb::StatusRequest req;
+                     if (!parse(*call, &req)) return;
+                     const kv::MvccStore& store = backend.kv->store();
+                     const etcdserverpb::StatusResponse resp =
+                         make_status(backend, backend.node->status(), server_version,
+                                     store.revision(), store.size_bytes());
+                     call->finish({}, resp.SerializeAsString());
+                   });
   server.add_unary("/etcdserverpb.Maintenance/HashKV", [backend, pool](
                                                            std::shared_ptr<rpc::UnaryCall> call) {
     etcdserverpb::HashKVRequest req;

@@ -10,13 +10,16 @@
 //   Hash     etcd's "whole backend" hash (for tests only, says etcd): here the
 //            HashKV of the current revision, since the store holds nothing
 //            else that members must agree on;
+//   Defragment  the store rewritten on the Defragmenter's thread (api/
+//            defragmenter.h), online: reads and writes go on (etcd blocks
+//            them); answered when done;
 //   MoveLeader  on the leader only (else FAILED_PRECONDITION "etcdserver: not
 //            leader", as etcd; etcdctl finds the leader itself): hands the
 //            group's leadership to a voter and answers once this member sees
 //            it lead, polling the node's status every tick on the I/O thread,
 //            up to the call's deadline (at most kMoveLeaderWaitMax).
 //
-// Alarm, Defragment and Snapshot are not served yet: a client gets
+// Alarm and Snapshot are not served yet: a client gets
 // UNIMPLEMENTED from the server, as for any method it does not know.
 //
 // StatusResponse fields, as etcd fills them:
@@ -44,6 +47,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "api/defragmenter.h"
 #include "api/etcd_server.h"
 #include "api/read_pool.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
@@ -64,9 +68,16 @@ etcdserverpb::StatusResponse make_status(const EtcdBackend& backend,
 
 inline constexpr std::chrono::seconds kMoveLeaderWaitMax{30};
 
-// Adds the methods above to `server`, whose I/O thread runs `io`. `backend` and
-// `pool` must outlive the server's stop().
-void register_maintenance(rpc::Server& server, boost::asio::io_context& io,
-                          const EtcdBackend& backend, std::string server_version, ReadPool* pool);
+// What the methods use besides the node and store; each must outlive the
+// server's stop().
+struct MaintenanceParts {
+  boost::asio::io_context* io = nullptr;  // the server's I/O thread runs it
+  ReadPool* pool = nullptr;
+  Defragmenter* defragmenter = nullptr;
+  std::string server_version;
+};
+
+// Adds the methods above to `server`.
+void register_maintenance(rpc::Server& server, const EtcdBackend& backend, MaintenanceParts parts);
 
 }  // namespace meridian::api

@@ -206,5 +206,23 @@ TEST_F(StoreTest, ReadersRunWhileCompactionDeletes) {
   EXPECT_EQ(raw_contents(dir_.path()).versions.at("key0"), 1);
 }
 
+// Defragment gives back what compaction left on disk, and a cancelled one stops.
+TEST_F(StoreTest, DefragmentGivesBackTheSpaceOfCompactedVersions) {
+  const std::string value(1024, 'd');
+  for (int i = 0; i < 3000; ++i) put("d" + std::to_string(i % 10), value);
+  compact(store_->revision());  // physical: every version but the last ten is gone
+  const uint64_t before = store_->size_bytes();
+  EXPECT_GT(before, 2'000'000u);  // the deleted versions still take their space
+  std::atomic<bool> cancelled{true};
+  const base::Status refused = store_->defragment(&cancelled);
+  EXPECT_EQ(refused.code(), base::Code::kUnavailable) << refused;
+  const base::Status done = store_->defragment(nullptr);
+  ASSERT_TRUE(done.is_ok()) << done;
+  const uint64_t after = store_->size_bytes();
+  EXPECT_LT(after, before / 10) << "before " << before << ", after " << after;
+  EXPECT_EQ(value_at("d3"), value);
+  EXPECT_EQ(get("d", "e").kvs_size(), 10);
+}
+
 }  // namespace
 }  // namespace meridian::kv

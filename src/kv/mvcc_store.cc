@@ -401,6 +401,23 @@ Errc MvccStore::hash_kv(int64_t revision, Hash* out) const {
   return result;
 }
 
+base::Status MvccStore::defragment(const std::atomic<bool>* cancel) {
+  std::shared_lock lock(impl_->state_mutex);  // not across a restore
+  rocksdb::CompactRangeOptions o;
+  // Automatic compactions go on beside it; the work runs on RocksDB's
+  // compaction pool, at background priority (rocksdb_options.cc).
+  o.exclusive_manual_compaction = false;
+  // Rewrite the last level too: that is where deleted data's space is held.
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  o.canceled = const_cast<std::atomic<bool>*>(cancel);  // NOLINT: RocksDB only reads it
+  const rocksdb::Status s = impl_->db->CompactRange(o, nullptr, nullptr);
+  if (s.IsManualCompactionPaused() || (cancel != nullptr && cancel->load())) {
+    return base::Status(base::Code::kUnavailable, "defragmentation cancelled");
+  }
+  if (!s.ok()) return base::Status(base::Code::kIoError, "defragment: " + s.ToString());
+  return base::Status::ok();
+}
+
 raft::Index MvccStore::applied_index() const {
   return raft::Index{impl_->applied_index.load(std::memory_order_acquire)};
 }

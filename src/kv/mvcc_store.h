@@ -147,6 +147,13 @@ class MvccStore {
   // kCompacted / kFutureRevision as Range; reads a snapshot, any thread.
   Errc hash_kv(int64_t revision, Hash* out) const;
 
+  // etcd's Defragment: rewrites the whole store (a full RocksDB compaction),
+  // which drops what deletes and compactions left on disk and gives the space
+  // back, while reads and writes go on (etcd's defragment blocks them). Long:
+  // call from a thread of its own. Returns early, kUnavailable, once *cancel
+  // turns true; kIoError if RocksDB fails.
+  base::Status defragment(const std::atomic<bool>* cancel);
+
   // --- snapshots (apply thread) ---
   // Every record as bytes (format in docs/formats/kv.md), consistent at the
   // current applied index.
