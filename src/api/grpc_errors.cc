@@ -22,6 +22,7 @@ rpc::StatusCode kv_code(kv::Errc errc) {
       return rpc::StatusCode::kOk;
     case kv::Errc::kCompacted:
     case kv::Errc::kFutureRevision:
+    case kv::Errc::kLeaseTtlTooLarge:
       return rpc::StatusCode::kOutOfRange;
     case kv::Errc::kEmptyKey:
     case kv::Errc::kValueProvided:
@@ -33,6 +34,8 @@ rpc::StatusCode kv_code(kv::Errc errc) {
       return rpc::StatusCode::kInvalidArgument;
     case kv::Errc::kLeaseNotFound:
       return rpc::StatusCode::kNotFound;
+    case kv::Errc::kLeaseExists:
+      return rpc::StatusCode::kFailedPrecondition;
     case kv::Errc::kNoSpace:
       return rpc::StatusCode::kResourceExhausted;
     case kv::Errc::kCorrupt:

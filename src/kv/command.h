@@ -24,6 +24,10 @@ enum class CommandType : uint8_t {
   kDeleteRange = 2,  // etcdserverpb.DeleteRangeRequest
   kTxn = 3,          // etcdserverpb.TxnRequest
   kCompact = 4,      // etcdserverpb.CompactionRequest
+  kLeaseGrant = 5,   // etcdserverpb.LeaseGrantRequest, its ID chosen (never 0)
+  kLeaseRevoke = 6,  // etcdserverpb.LeaseRevokeRequest
+  kLeaseRenew = 7,   // lease_codec.h's renew payload; result: the renew result
+  kLeaseExpire = 8,  // lease_codec.h's expiry payload; result: LeaseRevokeResponse
 };
 
 struct Command {

@@ -26,6 +26,10 @@ const char* errc_message(Errc e) {
       return "etcdserver: key not found";
     case Errc::kLeaseNotFound:
       return "etcdserver: requested lease not found";
+    case Errc::kLeaseExists:
+      return "etcdserver: lease already exists";
+    case Errc::kLeaseTtlTooLarge:
+      return "etcdserver: too large lease TTL";
     case Errc::kNoSpace:
       return "etcdserver: mvcc: database space exceeded";
     case Errc::kCorrupt:

@@ -20,9 +20,11 @@ enum class Errc : uint8_t {
   kRequestTooLarge,  // InvalidArgument "etcdserver: request is too large"
   kKeyNotFound,  // InvalidArgument "etcdserver: key not found" (put ignore_value/lease on a missing
                  // key)
-  kLeaseNotFound,  // NotFound "etcdserver: requested lease not found"
-  kNoSpace,        // ResourceExhausted "etcdserver: mvcc: database space exceeded"
-  kCorrupt,        // DataLoss: a command or stored record does not decode (a bug)
+  kLeaseNotFound,     // NotFound "etcdserver: requested lease not found"
+  kLeaseExists,       // FailedPrecondition "etcdserver: lease already exists"
+  kLeaseTtlTooLarge,  // OutOfRange "etcdserver: too large lease TTL"
+  kNoSpace,           // ResourceExhausted "etcdserver: mvcc: database space exceeded"
+  kCorrupt,           // DataLoss: a command or stored record does not decode (a bug)
 };
 
 // etcd's message for the error ("" for kOk).

@@ -2,6 +2,7 @@
 
 #include "base/assert.h"
 #include "kv/command.h"
+#include "kv/lease_codec.h"
 
 namespace meridian::kv {
 
@@ -25,6 +26,28 @@ std::string apply_request(MvccStore& store, raft::Index index, std::string_view 
   out.push_back(static_cast<char>(Errc::kOk));
   MERIDIAN_ASSERT(resp.AppendToString(&out), "serializing a response");
   return out;
+}
+
+std::string apply_renew(MvccStore& store, raft::Index index, std::string_view payload) {
+  std::vector<int64_t> ids;
+  if (!decode_i64_list(payload, &ids)) {
+    store.mark_applied(index);
+    return encode_result(Errc::kCorrupt, "");
+  }
+  std::vector<int64_t> ttls;
+  store.lease_renew(index, ids, &ttls);
+  return encode_result(Errc::kOk, encode_i64_list(ttls));
+}
+
+std::string apply_expire(MvccStore& store, raft::Index index, std::string_view payload) {
+  LeaseExpiry expiry;
+  if (!decode_lease_expiry(payload, &expiry)) {
+    store.mark_applied(index);
+    return encode_result(Errc::kCorrupt, "");
+  }
+  etcdpb::LeaseRevokeResponse resp;
+  store.lease_expire(index, expiry, &resp);
+  return encode_result(Errc::kOk, resp.SerializeAsString());
 }
 
 }  // namespace
@@ -59,6 +82,18 @@ std::string KvStateMachine::apply(raft::Index index, std::string_view command) {
       return apply_request<etcdpb::CompactionRequest, etcdpb::CompactionResponse>(
           s, index, cmd->request,
           [&](const auto& req, auto* resp) { return s.compact(index, req, resp); });
+    case CommandType::kLeaseGrant:
+      return apply_request<etcdpb::LeaseGrantRequest, etcdpb::LeaseGrantResponse>(
+          s, index, cmd->request,
+          [&](const auto& req, auto* resp) { return s.lease_grant(index, req, resp); });
+    case CommandType::kLeaseRevoke:
+      return apply_request<etcdpb::LeaseRevokeRequest, etcdpb::LeaseRevokeResponse>(
+          s, index, cmd->request,
+          [&](const auto& req, auto* resp) { return s.lease_revoke(index, req, resp); });
+    case CommandType::kLeaseRenew:
+      return apply_renew(s, index, cmd->request);
+    case CommandType::kLeaseExpire:
+      return apply_expire(s, index, cmd->request);
   }
   store_->mark_applied(index);
   return encode_result(Errc::kCorrupt, "");

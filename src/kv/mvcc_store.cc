@@ -99,6 +99,8 @@ void put_cursor(rocksdb::WriteBatch* batch, Revision cursor) {
   batch->Put(kMetaCompactCursor, at);
 }
 
+}  // namespace
+
 // A store a failed restore left incomplete has no state to apply commands to
 // (mvcc_store.h, restore_from); the node stops on that failure.
 void assert_complete(const MvccStore::Impl& impl) {
@@ -141,8 +143,11 @@ WriteTxn::Options write_options(const MvccStore::Impl& impl, bool track_writes) 
   o.max_range_bytes = impl.options.max_range_bytes;
   o.collect_events = impl.listener.load(std::memory_order_acquire) != nullptr;
   o.track_writes = track_writes;
+  o.leases = &impl.leases;
   return o;
 }
+
+namespace {
 
 bool ops_read_only(const google::protobuf::RepeatedPtrField<etcdpb::RequestOp>& ops) {
   for (const etcdpb::RequestOp& op : ops) {
@@ -230,6 +235,7 @@ base::Result<std::unique_ptr<MvccStore>> MvccStore::open(const StoreOptions& opt
   meta.compacted = std::max<int64_t>(meta.compacted, 0);
   impl->compactor = std::make_unique<Compactor>(*impl->db, meta.cursor, meta.compacted);
   impl->wal_flusher = std::make_unique<WalFlusher>(*impl->db);
+  load_leases(*impl);
   std::unique_ptr<MvccStore> store(new MvccStore(std::move(impl)));
   store->revision_.store(meta.revision);
   store->compact_revision_.store(meta.compacted);
@@ -258,7 +264,7 @@ Errc MvccStore::put(raft::Index index, const PutRequest& req, PutResponse* resp)
   Errc e = Errc::kOk;
   mvccpb::KeyValue existing;
   // etcd checks the lease first, then the key ignore_* needs.
-  if (req.lease() != 0) {
+  if (req.lease() != 0 && !w.lease_exists(req.lease())) {
     e = Errc::kLeaseNotFound;
   } else if ((req.ignore_value() || req.ignore_lease()) && !w.latest(req.key(), false, &existing)) {
     e = Errc::kKeyNotFound;

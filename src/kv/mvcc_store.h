@@ -17,7 +17,10 @@
 //   'r' big-endian(main, sub) -> key: which key each revision changed, for
 //       watchers catching up from history and for compaction;
 //   'm' name -> store metadata: the applied Raft index, the current revision, the
-//       compacted revision and a compaction in progress.
+//       compacted revision and a compaction in progress;
+//   'l' id -> a lease (its TTL and the index that last renewed it), and
+//   'a' id key -> an attachment: the key's live version carries lease id
+//       (lease_codec.h), so that a revoke finds the lease's keys in one scan.
 // Every write request is one RocksDB WriteBatch that also records the Raft index
 // it was committed at, so the applied index is always exactly what the data
 // reflects; after a crash, the node replays the log from applied_index() + 1.
@@ -43,6 +46,8 @@
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/mvcc/mvccpb/kv.pb.h"
 #include "kv/errors.h"
+#include "kv/lease_codec.h"
+#include "kv/lease_table.h"
 #include "raft/types.h"
 
 namespace meridian::kv {
@@ -105,6 +110,24 @@ class MvccStore {
   // apply thread).
   Errc compact(raft::Index index, const etcdpb::CompactionRequest& req,
                etcdpb::CompactionResponse* resp);
+  // --- leases (etcd's Lease API; the apply thread, as the writes above) ---
+  // Grants lease req.ID() (non-zero) with req.TTL() seconds (the API raised it
+  // to the minimum): kLeaseExists if it exists. The response has ID and TTL.
+  Errc lease_grant(raft::Index index, const etcdpb::LeaseGrantRequest& req,
+                   etcdpb::LeaseGrantResponse* resp);
+  // Ends the lease and deletes every key attached to it, in one revision (none
+  // if it has no keys), in key order: kLeaseNotFound if it does not exist.
+  Errc lease_revoke(raft::Index index, const etcdpb::LeaseRevokeRequest& req,
+                    etcdpb::LeaseRevokeResponse* resp);
+  // The leader's revoke of a lease it found expired: as lease_revoke if the
+  // lease still has the renewed index the leader judged by; otherwise (renewed
+  // since, or gone) nothing changes. Always kOk.
+  Errc lease_expire(raft::Index index, const LeaseExpiry& expiry,
+                    etcdpb::LeaseRevokeResponse* resp);
+  // Renews each lease (its expiry restarts, on every member, when this
+  // applies): ttls[i] is the granted TTL of ids[i], 0 if it does not exist.
+  void lease_renew(raft::Index index, const std::vector<int64_t>& ids, std::vector<int64_t>* ttls);
+
   // Records `index` as applied without changing data (for entries the state
   // machine skips), so that a restart need not replay them.
   void mark_applied(raft::Index index);
@@ -135,6 +158,11 @@ class MvccStore {
   raft::Index applied_index() const;
   // Bytes on disk (RocksDB's live files), for status and metrics.
   uint64_t size_bytes() const;
+
+  // The leases that exist (any thread; kv/lease_table.h).
+  const LeaseTable& leases() const;
+  // The keys attached to lease `id`, in key order (any thread).
+  std::vector<std::string> lease_keys(int64_t id) const;
 
   // etcd's HashKV (kv/store_hash.h): a hash of the history readable at
   // `revision` (0: the current one) that members with the same history share.

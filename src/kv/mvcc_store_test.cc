@@ -145,7 +145,7 @@ TEST_F(StoreTest, IgnoreValueAndLease) {
   EXPECT_EQ(store_->put(next_index(), req, &resp), Errc::kKeyNotFound);
 }
 
-TEST_F(StoreTest, LeasesDoNotExistYet) {
+TEST_F(StoreTest, APutWithALeaseThatDoesNotExistIsRefused) {
   auto req = put_request("a", "1");
   req.set_lease(42);
   etcdpb::PutResponse resp;

@@ -5,6 +5,7 @@
 #include "base/crc32c.h"
 #include "base/strings.h"
 #include "base/varint.h"
+#include "kv/lease_codec.h"
 #include "kv/record_codec.h"
 #include "kv/store_impl.h"
 
@@ -104,6 +105,22 @@ base::Status check_record(std::string_view key, std::string_view value, Snapshot
     }
     case kMetaTag:
       return take_meta(key, value, meta, metas_seen);
+    case kLeaseTag: {
+      int64_t id = 0;
+      LeaseRecord r;
+      if (!decode_lease_key(key, &id) || !decode_lease_record(value, &r)) {
+        return corrupt("bad lease record");
+      }
+      return base::Status::ok();
+    }
+    case kAttachmentTag: {
+      int64_t lease = 0;
+      std::string_view attached;
+      if (!decode_attachment_key(key, &lease, &attached) || !value.empty()) {
+        return corrupt("bad lease attachment");
+      }
+      return base::Status::ok();
+    }
     default:
       return corrupt("unknown record");
   }

@@ -14,9 +14,11 @@
 #include <string_view>
 
 #include "kv/compactor.h"
+#include "kv/lease_table.h"
 #include "kv/mvcc_store.h"
 #include "kv/store_image.h"
 #include "kv/wal_flusher.h"
+#include "kv/write_txn.h"
 
 namespace meridian::kv {
 
@@ -33,7 +35,7 @@ inline constexpr char kStoreFormat = 1;
 // an image: the snapshot decoder refuses meta names it does not know.
 inline constexpr std::string_view kMetaRestoring = "mrestoring";
 
-// Every record key starts with 'k', 'm' or 'r', so [kAllBegin, kAllEnd) holds
+// Every record key starts with 'a', 'k', 'l', 'm' or 'r', so [kAllBegin, kAllEnd) holds
 // them all (restore and an interrupted restore's cleanup delete it).
 inline constexpr std::string_view kAllBegin("\0", 1);
 inline constexpr std::string_view kAllEnd("\xff", 1);
@@ -71,6 +73,8 @@ struct MvccStore::Impl {
   // disk): nothing may be applied until a restore succeeds.
   std::atomic<bool> restoring{false};
   MvccStore::RestoreStats last_restore;  // the apply thread's
+  // The leases, as the lease records say (store_lease.cc keeps them in step).
+  LeaseTable leases;
 
   // An iterator over the current state; `upper_bound` (may be null) must outlive it.
   std::unique_ptr<rocksdb::Iterator> iterator(const rocksdb::Slice* upper_bound) const;
@@ -79,6 +83,16 @@ struct MvccStore::Impl {
   // entry, and the node replays the log from the applied index after a restart.
   void write(rocksdb::WriteBatch* batch) const;
 };
+
+// The apply thread's side of a write request (mvcc_store.cc): the options of a
+// WriteTxn on this store; the check that the store is whole; and the commit of
+// a finished request (its batch with the applied index and revision, then the
+// revision published and the events handed to the listener).
+WriteTxn::Options write_options(const MvccStore::Impl& impl, bool track_writes);
+void assert_complete(const MvccStore::Impl& impl);
+void commit(MvccStore::Impl& impl, WriteTxn& w, raft::Index index);
+// Fills impl.leases from the lease records (open, restore).
+void load_leases(MvccStore::Impl& impl);
 
 // Appends the meta record of the applied index and current revision to a batch.
 void put_applied(rocksdb::WriteBatch* batch, raft::Index index, int64_t revision);

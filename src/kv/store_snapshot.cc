@@ -93,6 +93,12 @@ void publish_restored(MvccStore::Impl& impl, const SnapshotMeta& meta) {
   impl.compact_revision->store(compacted, std::memory_order_seq_cst);
   impl.compacted_ever.store(meta.compacted >= 0, std::memory_order_release);
   impl.compactor->reset(meta.compact_cursor, compacted);
+  // A store left incomplete holds no lease: it reads as empty.
+  if (impl.restoring.load(std::memory_order_acquire)) {
+    impl.leases.clear();
+  } else {
+    load_leases(impl);
+  }
 }
 
 void notify_reset(const MvccStore::Impl& impl, int64_t revision) {

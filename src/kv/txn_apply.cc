@@ -159,7 +159,7 @@ Errc check_txn(WriteTxn& txn, const TxnRequest& req, const std::vector<bool>& pa
       mvccpb::KeyValue kv;
       if (!txn.latest(put.key(), false, &kv)) return Errc::kKeyNotFound;
     }
-    if (put.lease() != 0) return Errc::kLeaseNotFound;
+    if (put.lease() != 0 && !txn.lease_exists(put.lease())) return Errc::kLeaseNotFound;
     return Errc::kOk;
   });
   if (e != Errc::kOk) return e;

@@ -19,8 +19,8 @@ namespace meridian::kv {
 std::vector<bool> txn_path(WriteTxn& txn, const etcdserverpb::TxnRequest& req);
 
 // The checks etcd makes before executing: puts (key must exist for
-// ignore_value/ignore_lease: kKeyNotFound; a lease: kLeaseNotFound, as no
-// leases exist yet), then the revisions of ranges against the current revision
+// ignore_value/ignore_lease: kKeyNotFound; a lease that does not exist:
+// kLeaseNotFound), then the revisions of ranges against the current revision
 // (kFutureRevision) and `first_revision` (kCompacted below it).
 Errc check_txn(WriteTxn& txn, const etcdserverpb::TxnRequest& req, const std::vector<bool>& path,
                int64_t first_revision);

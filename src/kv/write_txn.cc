@@ -1,6 +1,7 @@
 #include "kv/write_txn.h"
 
 #include "base/assert.h"
+#include "kv/lease_codec.h"
 #include "kv/range_query.h"
 
 namespace meridian::kv {
@@ -119,6 +120,12 @@ void WriteTxn::record_write(std::string_view key, Written w) {
   }
 }
 
+void WriteTxn::move_attachment(std::string_view key, int64_t from, int64_t to) {
+  if (from == to) return;
+  if (from != 0) batch_.Delete(attachment_key(from, key));
+  if (to != 0) batch_.Put(attachment_key(to, key), rocksdb::Slice());
+}
+
 void WriteTxn::abort() {
   batch_.Clear();
   events_.clear();
@@ -142,6 +149,7 @@ Errc WriteTxn::put(const PutRequest& req, PutResponse* resp) {
   append_put_record(&scratch_, create, version, lease, value);
   batch_.Put(version_key(key, rev), scratch_);
   batch_.Put(revision_key(rev), key);
+  move_attachment(key, existed ? prev.lease() : 0, lease);
 
   const bool want_kv = options_.collect_events || options_.track_writes;
   mvccpb::KeyValue kv;
@@ -181,6 +189,7 @@ void WriteTxn::delete_range(const DeleteRangeRequest& req, DeleteRangeResponse* 
     const Revision rev = next_revision();
     batch_.Put(version_key(victim.key(), rev), tombstone_record());
     batch_.Put(revision_key(rev), victim.key());
+    move_attachment(victim.key(), victim.lease(), 0);
     if (options_.collect_events) {
       mvccpb::Event& ev = events_.emplace_back();
       ev.set_type(mvccpb::Event::DELETE);

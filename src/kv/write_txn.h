@@ -21,6 +21,7 @@
 #include "etcd/etcdserver/etcdserverpb/rpc.pb.h"
 #include "etcd/mvcc/mvccpb/kv.pb.h"
 #include "kv/errors.h"
+#include "kv/lease_table.h"
 #include "kv/range_reader.h"
 
 namespace meridian::kv {
@@ -29,8 +30,9 @@ class WriteTxn {
  public:
   struct Options {
     uint64_t max_range_bytes = 0;
-    bool collect_events = false;  // build the mvccpb::Events of the changes
-    bool track_writes = false;    // later reads of this txn must see its writes
+    bool collect_events = false;         // build the mvccpb::Events of the changes
+    bool track_writes = false;           // later reads of this txn must see its writes
+    const LeaseTable* leases = nullptr;  // the leases a put may attach (none if null)
   };
   // On top of `db` at its current revision `begin_revision`.
   WriteTxn(rocksdb::DB& db, int64_t begin_revision, const Options& options);
@@ -46,6 +48,11 @@ class WriteTxn {
   // The key's live version as this txn sees it; the value (and key) are filled
   // only when `with_value`.
   bool latest(std::string_view key, bool with_value, mvccpb::KeyValue* out);
+  // Whether a put may attach lease `id` (it exists).
+  bool lease_exists(int64_t id) const {
+    return options_.leases != nullptr && options_.leases->contains(id);
+  }
+
   // The live kvs of etcd's range (key, range_end) at read_revision().
   std::unique_ptr<KvSource> scan(std::string_view key, std::string_view range_end);
 
@@ -76,6 +83,9 @@ class WriteTxn {
  private:
   Revision next_revision() { return Revision{begin_ + 1, sub_++}; }
   void record_write(std::string_view key, Written w);
+  // Keeps the lease attachments (lease_codec.h) of `key` in step with a change
+  // of its live version's lease from `from` to `to` (0: none).
+  void move_attachment(std::string_view key, int64_t from, int64_t to);
 
   rocksdb::DB& db_;
   int64_t begin_;
