@@ -107,6 +107,7 @@ int EtcdTestCluster::start(std::chrono::milliseconds timeout) {
     so.listen_port = 0;
     so.limits = options_.limits;
     so.release_after_answer_bytes = options_.release_after_answer_bytes;
+    so.election_timeout_ms = m.options.tick_ms * static_cast<uint32_t>(m.options.election_ticks);
     const EtcdBackend backend{m.node.get(), kGroup, m.kv, cluster_id(), m.options.id.value()};
     auto s = EtcdServer::start(so, backend, m.metrics.get());
     if (!s.is_ok()) {

@@ -12,6 +12,8 @@
 
 #include "api/defragmenter.h"
 #include "api/kv_service.h"
+#include "api/lease_keeper.h"
+#include "api/lease_service.h"
 #include "api/maintenance_service.h"
 #include "api/read_pool.h"
 #include "api/watch_service.h"
@@ -54,6 +56,7 @@ struct EtcdServer::Impl {
   std::unique_ptr<KvService> kv;
   std::unique_ptr<WatchService> watch;
   std::unique_ptr<Defragmenter> defragmenter;
+  std::unique_ptr<LeaseKeeper> lease_keeper;
   // The client port's connections and handlers all run on this one thread
   // (the concurrency hint: only that thread runs it).
   boost::asio::io_context io{1};
@@ -88,6 +91,10 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   impl->kv = std::make_unique<KvService>(options, backend, impl->pool.get(), metrics);
   impl->watch = std::make_unique<WatchService>(options, backend, metrics);
   impl->defragmenter = std::make_unique<Defragmenter>(&backend.kv->store());
+  impl->lease_keeper = std::make_unique<LeaseKeeper>(
+      backend,
+      LeaseKeeperOptions{.check_interval = std::chrono::milliseconds(options.lease_check_ms)},
+      metrics);
 
   rpc::ServerOptions so;
   so.host = options.listen_host;
@@ -112,6 +119,11 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
                         .pool = impl->pool.get(),
                         .defragmenter = impl->defragmenter.get(),
                         .server_version = options.server_version});
+  register_lease(*impl->server, backend,
+                 {.keeper = impl->lease_keeper.get(),
+                  .pool = impl->pool.get(),
+                  .min_ttl = min_lease_ttl(options.election_timeout_ms)});
+  impl->lease_keeper->start();
   impl->io_thread = std::thread([io = &impl->io] {
     base::set_thread_name("etcd-api");
     auto work = boost::asio::make_work_guard(*io);
@@ -133,6 +145,7 @@ void EtcdServer::stop() {
   // Requests waiting on the node are answered "server stopped" at once, and
   // streams end, so that Shutdown finds little left to wait for.
   impl_->defragmenter->stop();  // cancels a run under way
+  impl_->lease_keeper->stop();  // keep-alives waiting are answered "server stopped"
   impl_->kv->stop();
   impl_->watch->stop();
   impl_->server->stop();

@@ -1,7 +1,8 @@
 // EtcdServer: the etcd v3 gRPC API on the client port (2379 by default), served
 // by rpc::Server (gRPC over HTTP/2) on a thread of its own ("etcd-api"):
-// etcdserverpb.KV (Range, Put, DeleteRange, Txn, Compact), etcdserverpb.Watch
-// and Maintenance/Status, wire-compatible with etcd 3.4/3.5 clients.
+// etcdserverpb.KV (Range, Put, DeleteRange, Txn, Compact), etcdserverpb.Watch,
+// etcdserverpb.Lease and most of Maintenance, wire-compatible with etcd 3.4/3.5
+// clients.
 //
 // Every node serves every request. Writes are proposed to the coordination
 // group through the node (a follower forwards them to the leader) and answered
@@ -42,6 +43,11 @@ struct EtcdServerOptions {
   // Meridian's version, appended to the etcd API level in Maintenance/Status
   // (api/maintenance_service.h); empty: the API level alone.
   std::string server_version;
+  // The coordination group's election timeout: the minimum lease TTL is 1.5
+  // of it (api/lease_service.h), as etcd's.
+  uint32_t election_timeout_ms = 1000;
+  // How often the leader looks for expired leases (api/lease_keeper.h).
+  uint32_t lease_check_ms = 50;
 };
 
 // What the services need from the node. The server does not own them; stop()

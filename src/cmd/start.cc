@@ -174,6 +174,8 @@ int run_start(const std::vector<std::string>& args) {
   };
   api::EtcdServerOptions client_options = options.client;
   client_options.server_version = kVersion;
+  client_options.election_timeout_ms =
+      options.node.tick_ms * static_cast<uint32_t>(options.node.election_ticks);
   auto etcd_started = api::EtcdServer::start(client_options, backend, &registry);
   if (!etcd_started.is_ok()) {
     observe::log_error("cannot start the etcd API: {}", etcd_started.status().message());
