@@ -664,6 +664,45 @@ def compaction(c):
     expect(c.f1.get("/c/k")[0], b"3", "latest value after a physical compaction")
 
 
+# ---------------------------------------------------------------- leases
+
+
+@scenario()
+def leases(c):
+    lease = c.f1.lease(30)
+    if lease.id <= 0 or lease.ttl != 30:
+        raise AssertionError(f"granted {lease.id} with TTL {lease.ttl}")
+    c.f2.put("/ls/a", "1", lease=lease)
+    c.leader.put("/ls/b", "2", lease=lease.id)
+    expect(c.f1.get("/ls/a")[1].lease_id, lease.id, "the key's lease")
+    info = c.f2.get_lease_info(lease.id)
+    expect((info.ID, info.grantedTTL), (lease.id, 30), "lease info")
+    if not 25 <= info.TTL <= 30:
+        raise AssertionError(f"remaining TTL {info.TTL} of a 30 s lease just granted")
+    expect(sorted(info.keys), [b"/ls/a", b"/ls/b"], "attached keys")
+    refreshed = c.f2.refresh_lease(lease.id)
+    expect([(r.ID, r.TTL) for r in refreshed], [(lease.id, 30)], "a keep-alive through a follower")
+    rev = c.revision()
+    c.f1.revoke_lease(lease.id)
+    expect(c.revision(), rev + 1, "the keys went in one revision")
+    expect(c.f2.get("/ls/a"), (None, None), "a revoked lease's key")
+    expect(c.leader.get_lease_info(lease.id).TTL, -1, "a revoked lease's TTL")
+    rpc_error(lambda: c.f2.revoke_lease(lease.id), grpc.StatusCode.NOT_FOUND,
+              "etcdserver: requested lease not found")
+    rpc_error(lambda: c.f1.put("/ls/c", "v", lease=lease.id), grpc.StatusCode.NOT_FOUND,
+              "etcdserver: requested lease not found")
+    expect([(r.ID, r.TTL) for r in c.f1.refresh_lease(lease.id)], [(lease.id, 0)],
+           "a keep-alive of a lease that is gone")
+    short = c.leader.lease(1)
+    expect(short.ttl, 2, "a TTL below the minimum is raised to it")
+    rpc_error(lambda: c.leader.lease(9000000001), grpc.StatusCode.OUT_OF_RANGE,
+              "etcdserver: too large lease TTL")
+    # The library turns FAILED_PRECONDITION into its own exception: the raw stub.
+    rpc_error(lambda: c.leader.leasestub.LeaseGrant(rpc.LeaseGrantRequest(TTL=10, ID=short.id),
+                                                    CLIENT_TIMEOUT_S),
+              grpc.StatusCode.FAILED_PRECONDITION, "etcdserver: lease already exists")
+
+
 @scenario(needs=("cluster",))
 def status_and_members(c):
     # status() asks the Maintenance service, then the Cluster service for members.

@@ -9,7 +9,7 @@ itself and then used to judge Meridian:
   kind "etcd":     /usr/bin/etcd (Debian etcd-server 3.4), or $ETCD_BINARY.
 
 Every node has its own data dir and log under one temporary directory; every
-port comes from the caller's block in 13000-13999. Only the PIDs started here
+port comes from the caller's block in 13000-14999. Only the PIDs started here
 are ever signalled, and they are stopped at exit (atexit, and SIGTERM/SIGHUP
 turned into a normal exit) even when a test crashes.
 """
@@ -33,7 +33,7 @@ ETCD_BINARY = os.environ.get("ETCD_BINARY", "/usr/bin/etcd")
 ETCDCTL_BINARY = os.environ.get("ETCDCTL_BINARY", "/usr/bin/etcdctl")
 KINDS = ("meridian", "etcd")
 
-# The tests' port range: 13000-13999. A cluster takes a slot of SLOT_PORTS
+# The tests' port range: 13000-14999. A cluster takes a slot of SLOT_PORTS
 # ports inside the caller's block; the slot is picked at random and checked
 # free, so two runs of one test do not collide.
 #
@@ -44,7 +44,7 @@ KINDS = ("meridian", "etcd")
 # also apart from the cluster harness's own test ports (20000-32767). Only odd
 # ports are used, a leftover of when the range was inside the ephemeral one.
 PORT_RANGE_MIN = 13000
-PORT_RANGE_MAX = 13999
+PORT_RANGE_MAX = 14999
 SLOT_PORTS = 9  # 3 nodes x (client, peer, admin)
 SLOT_WIDTH = 2 * SLOT_PORTS  # every other port
 

@@ -115,11 +115,14 @@ class Context:
 
 class Watch:
     """`etcdctl watch ...` as a subprocess (started here, stopped by its PID), its
-    output lines collected by a reader thread."""
+    output lines collected by a reader thread. Subclasses run other long-lived
+    etcdctl commands the same way."""
+
+    command = ["watch"]
 
     def __init__(self, endpoints, *args):
         cmd = [ETCDCTL_BINARY, f"--endpoints={','.join(endpoints)}", "--dial-timeout=3s",
-               "watch"] + list(args)
+               *self.command] + list(args)
         self.args = args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=etcdctl_env())

@@ -37,7 +37,7 @@ import etcd_cluster  # noqa: E402
 LIN_CLIENT = os.environ.get("LIN_CLIENT", "build/tests/lin_client")
 
 # This test's port block. etcd_cluster checks blocks against its own tests'
-# range (13000-13999), so the bound is widened to let this block through.
+# range (13000-14999), so the bound is widened to let this block through.
 PORT_BLOCK_BASE = 15000
 PORT_BLOCK_SIZE = 1000
 etcd_cluster.PORT_RANGE_MAX = max(etcd_cluster.PORT_RANGE_MAX, PORT_BLOCK_BASE + PORT_BLOCK_SIZE - 1)
