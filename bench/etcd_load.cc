@@ -13,7 +13,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: etcd_load --endpoints HOST:PORT[,...] --workload "
-    "put|get|get-serializable|txn-cas|watch|fill|range-all\n"
+    "put|get|get-serializable|txn-cas|watch|fill|range-all|leases|lease-expiry\n"
     "  --conns N          connections (gRPC channels), connection i to endpoint i % n (1)\n"
     "  --clients N        requests outstanding at once, spread over the connections (1)\n"
     "  --threads N        completion-queue threads (2)\n"
@@ -40,6 +40,13 @@ constexpr char kUsage[] =
     "  range-all: --ranges N (3) Ranges of the whole prefix without a limit from the\n"
     "         first endpoint (no receive limit), then one pass paging while more=true;\n"
     "         prints a RANGE line for each; --count-only: count_only Ranges, no paging\n"
+    "  leases: grants --leases N (10000) of --lease-ttl S seconds (10) from --clients\n"
+    "         threads, keeps each alive every S/3 s over --streams N (100) keep-alive\n"
+    "         streams, revokes them after; --server-pids P,P,..: the servers' CPU in\n"
+    "         the measured window (server_cpu_s, server_cpu_pct)\n"
+    "  lease-expiry: grants --leases N of --lease-ttl S, a key on each, no keep-alive;\n"
+    "         reports how late each key went after grant sent + S (p50_us, p99_us,\n"
+    "         max_late_ms) and how many went early (early)\n"
     "Prints: RESULT workload=.. ops=.. ops_per_s=.. p50_us=.. p99_us=.. errors=.. [...]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -97,21 +104,29 @@ meridian::bench::etcd_load::Options parse(int argc, char** argv) {
   o.count_only = flags.has("count-only");
   o.stalled_streams = flags.get_u64("stalled-streams", o.stalled_streams);
   o.stalled_watchers = flags.get_u64("stalled-watchers", o.stalled_watchers);
+  o.leases = flags.get_u64("leases", o.leases);
+  o.lease_ttl = flags.get_u64("lease-ttl", o.lease_ttl);
+  std::istringstream pids(flags.get("server-pids", ""));
+  for (std::string p; std::getline(pids, p, ',');) {
+    if (!p.empty()) o.server_pids.push_back(std::stoi(p));
+  }
   flags.check_all_used(kUsage);
 
   if (o.endpoints.empty()) usage_error("--endpoints is required");
   const bool known = o.workload == "put" || o.workload == "get" ||
                      o.workload == "get-serializable" || o.workload == "txn-cas" ||
-                     o.workload == "watch" || o.workload == "fill" || o.workload == "range-all";
+                     o.workload == "watch" || o.workload == "fill" || o.workload == "range-all" ||
+                     o.workload == "leases" || o.workload == "lease-expiry";
   if (!known) usage_error("unknown --workload '" + o.workload + "'");
   if (o.compact_at >= 0 && o.defrag_at >= 0) {
     usage_error("--compact-at and --defrag-at go in separate runs");
   }
   if (o.conns == 0 || o.clients == 0 || o.threads == 0 || o.keys == 0 || o.streams == 0 ||
-      o.watchers == 0 || o.timeout_ms == 0 || o.txn_bytes == 0 || o.stalled_watchers == 0) {
+      o.watchers == 0 || o.timeout_ms == 0 || o.txn_bytes == 0 || o.stalled_watchers == 0 ||
+      o.leases == 0 || o.lease_ttl == 0) {
     usage_error(
         "--conns, --clients, --threads, --keys, --streams, --watchers, --timeout-ms, "
-        "--txn-bytes and --stalled-watchers must be positive");
+        "--txn-bytes, --stalled-watchers, --leases and --lease-ttl must be positive");
   }
   return o;
 }
@@ -125,10 +140,12 @@ int main(int argc, char** argv) {
   meridian::bench::etcd_load::Options options = parse(argc, argv);
   meridian::bench::etcd_load::Report report;
   namespace load = meridian::bench::etcd_load;
-  bool ok = options.workload == "watch"       ? load::run_watch(options, &report)
-            : options.workload == "fill"      ? load::run_fill(options, &report)
-            : options.workload == "range-all" ? load::run_range_all(options, &report)
-                                              : load::run_unary(options, &report);
+  bool ok = options.workload == "watch"          ? load::run_watch(options, &report)
+            : options.workload == "fill"         ? load::run_fill(options, &report)
+            : options.workload == "range-all"    ? load::run_range_all(options, &report)
+            : options.workload == "leases"       ? load::run_leases(options, &report)
+            : options.workload == "lease-expiry" ? load::run_lease_expiry(options, &report)
+                                                 : load::run_unary(options, &report);
   if (!ok) {
     return 1;
   }

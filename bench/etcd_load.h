@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::vector<std::string> endpoints;  // host:port; connection i goes to endpoints[i % n]
-  // put | get | get-serializable | txn-cas | watch | fill | range-all
+  // put | get | get-serializable | txn-cas | watch | fill | range-all | leases | lease-expiry
   std::string workload;
   uint64_t conns = 1;         // gRPC channels, each its own TCP connection
   uint64_t clients = 1;       // requests outstanding at once, spread over conns
@@ -63,6 +63,10 @@ struct Options {
   // watchers each on the prefix and then never read (a stalled client).
   uint64_t stalled_streams = 0;
   uint64_t stalled_watchers = 1;
+  // leases only
+  uint64_t leases = 10000;
+  uint64_t lease_ttl = 10;       // seconds; each lease is renewed every third of it
+  std::vector<int> server_pids;  // whose CPU the measured window is charged (/proc)
 };
 
 // Keys are "<prefix><8 digits>", e.g. "put/00000042", so workloads do not meet.
@@ -145,8 +149,10 @@ void print_report(const Options& options, Report& report);
 // The workloads; each returns false on a setup failure (already explained on stderr).
 bool run_unary(const Options& options, Report* report);
 bool run_watch(const Options& options, Report* report);
-bool run_fill(const Options& options, Report* report);       // etcd_load_limits.cc
-bool run_range_all(const Options& options, Report* report);  // etcd_load_limits.cc
+bool run_fill(const Options& options, Report* report);          // etcd_load_limits.cc
+bool run_range_all(const Options& options, Report* report);     // etcd_load_limits.cc
+bool run_leases(const Options& options, Report* report);        // etcd_load_lease.cc
+bool run_lease_expiry(const Options& options, Report* report);  // etcd_load_lease.cc
 
 // Puts keys [0, count) under `prefix`, key i with value_of(i), many per
 // transaction, from the calling thread; false (with a message) on a failure.
