@@ -10,11 +10,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "api/cluster_service.h"
 #include "api/defragmenter.h"
 #include "api/kv_service.h"
 #include "api/lease_keeper.h"
 #include "api/lease_service.h"
 #include "api/maintenance_service.h"
+#include "api/member_publisher.h"
 #include "api/read_pool.h"
 #include "api/watch_service.h"
 #include "base/strings.h"
@@ -57,6 +59,7 @@ struct EtcdServer::Impl {
   std::unique_ptr<WatchService> watch;
   std::unique_ptr<Defragmenter> defragmenter;
   std::unique_ptr<LeaseKeeper> lease_keeper;
+  std::unique_ptr<MemberPublisher> publisher;
   // The client port's connections and handlers all run on this one thread
   // (the concurrency hint: only that thread runs it).
   boost::asio::io_context io{1};
@@ -124,6 +127,17 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
                   .pool = impl->pool.get(),
                   .min_ttl = min_lease_ttl(options.election_timeout_ms)});
   impl->lease_keeper->start();
+  register_cluster(*impl->server, backend, options.initial_peer_urls);
+  etcdserverpb::Member self;
+  self.set_id(backend.member_id);
+  self.set_name(options.member_name);
+  for (const std::string& url : options.peer_urls) self.add_peerurls(url);
+  for (const std::string& url : options.client_urls) self.add_clienturls(url);
+  if (options.client_urls.empty()) {
+    self.add_clienturls(cat("http://", host_port(options.listen_host, impl->server->port())));
+  }
+  impl->publisher = std::make_unique<MemberPublisher>(backend, std::move(self));
+  impl->publisher->start();
   impl->io_thread = std::thread([io = &impl->io] {
     base::set_thread_name("etcd-api");
     auto work = boost::asio::make_work_guard(*io);
@@ -146,6 +160,7 @@ void EtcdServer::stop() {
   // streams end, so that Shutdown finds little left to wait for.
   impl_->defragmenter->stop();  // cancels a run under way
   impl_->lease_keeper->stop();  // keep-alives waiting are answered "server stopped"
+  impl_->publisher->stop();
   impl_->kv->stop();
   impl_->watch->stop();
   impl_->server->stop();

@@ -15,8 +15,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/ids.h"
 #include "base/status.h"
@@ -48,6 +50,13 @@ struct EtcdServerOptions {
   uint32_t election_timeout_ms = 1000;
   // How often the leader looks for expired leases (api/lease_keeper.h).
   uint32_t lease_check_ms = 50;
+  // What this member publishes of itself (api/member_publisher.h); no client
+  // URLs: http://<listen address> of the client port.
+  std::string member_name;
+  std::vector<std::string> peer_urls;
+  std::vector<std::string> client_urls;
+  // The initial members' peer URLs, listed for members not yet published.
+  std::map<uint64_t, std::string> initial_peer_urls;
 };
 
 // What the services need from the node. The server does not own them; stop()

@@ -174,6 +174,15 @@ int run_start(const std::vector<std::string>& args) {
   };
   api::EtcdServerOptions client_options = options.client;
   client_options.server_version = kVersion;
+  client_options.member_name = base::cat("node", options.node.id.value());
+  const char* peer_scheme = options.node.peer_tls ? "https://" : "http://";
+  for (const auto& [id, address] : options.node.initial_cluster) {
+    client_options.initial_peer_urls[id.value()] = base::cat(peer_scheme, address);
+  }
+  if (auto self = client_options.initial_peer_urls.find(options.node.id.value());
+      self != client_options.initial_peer_urls.end()) {
+    client_options.peer_urls.push_back(self->second);
+  }
   client_options.election_timeout_ms =
       options.node.tick_ms * static_cast<uint32_t>(options.node.election_ticks);
   auto etcd_started = api::EtcdServer::start(client_options, backend, &registry);

@@ -20,14 +20,15 @@
 namespace meridian::kv {
 
 enum class CommandType : uint8_t {
-  kPut = 1,          // etcdserverpb.PutRequest
-  kDeleteRange = 2,  // etcdserverpb.DeleteRangeRequest
-  kTxn = 3,          // etcdserverpb.TxnRequest
-  kCompact = 4,      // etcdserverpb.CompactionRequest
-  kLeaseGrant = 5,   // etcdserverpb.LeaseGrantRequest, its ID chosen (never 0)
-  kLeaseRevoke = 6,  // etcdserverpb.LeaseRevokeRequest
-  kLeaseRenew = 7,   // lease_codec.h's renew payload; result: the renew result
-  kLeaseExpire = 8,  // lease_codec.h's expiry payload; result: LeaseRevokeResponse
+  kPut = 1,               // etcdserverpb.PutRequest
+  kDeleteRange = 2,       // etcdserverpb.DeleteRangeRequest
+  kTxn = 3,               // etcdserverpb.TxnRequest
+  kCompact = 4,           // etcdserverpb.CompactionRequest
+  kLeaseGrant = 5,        // etcdserverpb.LeaseGrantRequest, its ID chosen (never 0)
+  kLeaseRevoke = 6,       // etcdserverpb.LeaseRevokeRequest
+  kLeaseRenew = 7,        // lease_codec.h's renew payload; result: the renew result
+  kLeaseExpire = 8,       // lease_codec.h's expiry payload; result: LeaseRevokeResponse
+  kMemberAttributes = 9,  // etcdserverpb.Member: a member's own record; result: empty
 };
 
 struct Command {

@@ -94,6 +94,14 @@ std::string KvStateMachine::apply(raft::Index index, std::string_view command) {
       return apply_renew(s, index, cmd->request);
     case CommandType::kLeaseExpire:
       return apply_expire(s, index, cmd->request);
+    case CommandType::kMemberAttributes: {
+      etcdpb::Member member;
+      if (!member.ParseFromArray(cmd->request.data(), static_cast<int>(cmd->request.size()))) {
+        s.mark_applied(index);
+        return encode_result(Errc::kCorrupt, "");
+      }
+      return encode_result(s.put_member(index, member), "");
+    }
   }
   store_->mark_applied(index);
   return encode_result(Errc::kCorrupt, "");

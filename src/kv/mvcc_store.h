@@ -20,7 +20,8 @@
 //       compacted revision and a compaction in progress;
 //   'l' id -> a lease (its TTL and the index that last renewed it), and
 //   'a' id key -> an attachment: the key's live version carries lease id
-//       (lease_codec.h), so that a revoke finds the lease's keys in one scan.
+//       (lease_codec.h), so that a revoke finds the lease's keys in one scan;
+//   'c' id -> what member id published of itself (member_codec.h).
 // Every write request is one RocksDB WriteBatch that also records the Raft index
 // it was committed at, so the applied index is always exactly what the data
 // reflects; after a crash, the node replays the log from applied_index() + 1.
@@ -128,6 +129,10 @@ class MvccStore {
   // applies): ttls[i] is the granted TTL of ids[i], 0 if it does not exist.
   void lease_renew(raft::Index index, const std::vector<int64_t>& ids, std::vector<int64_t>* ttls);
 
+  // --- members: what each member publishes of itself (member_codec.h) ---
+  // Replaces member.id()'s record (isLearner is not kept). Always kOk.
+  Errc put_member(raft::Index index, const etcdpb::Member& member);
+
   // Records `index` as applied without changing data (for entries the state
   // machine skips), so that a restart need not replay them.
   void mark_applied(raft::Index index);
@@ -158,6 +163,9 @@ class MvccStore {
   raft::Index applied_index() const;
   // Bytes on disk (RocksDB's live files), for status and metrics.
   uint64_t size_bytes() const;
+
+  // Every member record, by id (any thread).
+  std::vector<etcdpb::Member> members() const;
 
   // The leases that exist (any thread; kv/lease_table.h).
   const LeaseTable& leases() const;

@@ -6,6 +6,7 @@
 #include "base/strings.h"
 #include "base/varint.h"
 #include "kv/lease_codec.h"
+#include "kv/member_codec.h"
 #include "kv/record_codec.h"
 #include "kv/store_impl.h"
 
@@ -110,6 +111,15 @@ base::Status check_record(std::string_view key, std::string_view value, Snapshot
       LeaseRecord r;
       if (!decode_lease_key(key, &id) || !decode_lease_record(value, &r)) {
         return corrupt("bad lease record");
+      }
+      return base::Status::ok();
+    }
+    case kMemberTag: {
+      uint64_t id = 0;
+      etcdserverpb::Member m;
+      if (!decode_member_key(key, &id) ||
+          !m.ParseFromArray(value.data(), static_cast<int>(value.size())) || m.id() != id) {
+        return corrupt("bad member record");
       }
       return base::Status::ok();
     }

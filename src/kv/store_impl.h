@@ -35,7 +35,7 @@ inline constexpr char kStoreFormat = 1;
 // an image: the snapshot decoder refuses meta names it does not know.
 inline constexpr std::string_view kMetaRestoring = "mrestoring";
 
-// Every record key starts with 'a', 'k', 'l', 'm' or 'r', so [kAllBegin, kAllEnd) holds
+// Every record key starts with 'a', 'c', 'k', 'l', 'm' or 'r', so [kAllBegin, kAllEnd) holds
 // them all (restore and an interrupted restore's cleanup delete it).
 inline constexpr std::string_view kAllBegin("\0", 1);
 inline constexpr std::string_view kAllEnd("\xff", 1);

@@ -703,8 +703,15 @@ def leases(c):
               grpc.StatusCode.FAILED_PRECONDITION, "etcdserver: lease already exists")
 
 
-@scenario(needs=("cluster",))
+@scenario()
 def status_and_members(c):
+    # Members publish their client URLs through the log once they serve (etcd's
+    # do too): until then a member is listed without them. Wait for all three.
+    deadline = time.monotonic() + 10
+    while not all(m.client_urls for m in c.f1.members):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"members without client URLs 10 s on: {list(c.f1.members)}")
+        time.sleep(0.05)
     # status() asks the Maintenance service, then the Cluster service for members.
     statuses = [cl.status() for cl in c.clients.values()]
     leader_urls = {tuple(s.leader.client_urls) for s in statuses if s.leader}

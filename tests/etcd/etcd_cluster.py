@@ -365,13 +365,13 @@ class EtcdApiCluster:
 # one are reported SKIP against Meridian (never against etcd). To run them
 # anyway, list the feature in $ETCD_TESTS_MERIDIAN_HAS (comma-separated).
 MERIDIAN_LACKS = {
-    "cluster": "etcd's Cluster service (MemberList RPC)",
+    "member-changes": "etcd's MemberAdd, MemberRemove, MemberUpdate and MemberPromote",
 }
 
 
 class Scenarios:
     """Registry of scenario functions, in definition order: @scenarios(), or
-    @scenarios(needs=("cluster",)) for one that needs features of MERIDIAN_LACKS."""
+    @scenarios(needs=("member-changes",)) for one that needs features of MERIDIAN_LACKS."""
 
     def __init__(self):
         self.items = []

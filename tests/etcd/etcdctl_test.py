@@ -813,6 +813,28 @@ def endpoint_hashkv(c):
 
 
 @scenario()
+def member_list(c):
+    # Every member lists all three, each started (it has published its name and
+    # client URLs; they publish as they start, so wait for it), none a learner.
+    deadline = time.monotonic() + 10
+    while True:
+        rows = [line.split(", ") for line in c.lines("member", "list", ep=c.follower)]
+        if all(r[1] == "started" for r in rows) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    expect(len(rows), 3, f"members listed: {rows}")
+    expect(sorted(r[4] for r in rows), sorted(f"http://{ep}" for ep in c.all), "client URLs")
+    for r in rows:
+        expect((r[1], r[5]), ("started", "false"), f"member {r}")
+        if not r[2] or not r[3].startswith("http://127.0.0.1:"):
+            raise AssertionError(f"member without a name or peer URL: {r}")
+    ids = {format(m["ID"], "x") for m in c.json("member", "list")["members"]}
+    expect(ids, {r[0] for r in rows}, "the same ids in JSON")
+    expect({format(s["Status"]["header"]["member_id"], "x") for s in c.json("endpoint", "status")},
+           ids, "member ids are the ones endpoint status reports")
+
+
+@scenario()
 def move_leader(c):
     def statuses():
         return {s["Endpoint"]: s["Status"] for s in c.json("endpoint", "status")}

@@ -1,0 +1,43 @@
+// MvccStore's member records (member_codec.h): written on the apply thread in a
+// batch with the applied index, read from any thread.
+#include <rocksdb/write_batch.h>
+
+#include <mutex>
+
+#include "base/assert.h"
+#include "kv/member_codec.h"
+#include "kv/mvcc_store.h"
+#include "kv/store_impl.h"
+
+namespace meridian::kv {
+
+Errc MvccStore::put_member(raft::Index index, const etcdpb::Member& member) {
+  assert_complete(*impl_);
+  rocksdb::WriteBatch batch;
+  etcdpb::Member kept = member;
+  kept.clear_islearner();
+  batch.Put(member_key(member.id()), kept.SerializeAsString());
+  put_applied(&batch, index, revision());
+  impl_->write(&batch);
+  impl_->applied_index.store(index.value(), std::memory_order_release);
+  return Errc::kOk;
+}
+
+std::vector<etcdpb::Member> MvccStore::members() const {
+  std::shared_lock readers(impl_->state_mutex);
+  const std::string begin(1, kMemberTag);
+  const std::string end(1, kMemberTag + 1);
+  const rocksdb::Slice upper(end);
+  std::vector<etcdpb::Member> out;
+  std::unique_ptr<rocksdb::Iterator> it = impl_->iterator(&upper);
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    etcdpb::Member& m = out.emplace_back();
+    const rocksdb::Slice v = it->value();
+    MERIDIAN_ASSERT(m.ParseFromArray(v.data(), static_cast<int>(v.size())),
+                    "kv store: a member record does not decode");
+  }
+  MERIDIAN_ASSERT(it->status().ok(), "kv store members: ", it->status().ToString());
+  return out;
+}
+
+}  // namespace meridian::kv
