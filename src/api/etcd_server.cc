@@ -125,7 +125,8 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   register_lease(*impl->server, backend,
                  {.keeper = impl->lease_keeper.get(),
                   .pool = impl->pool.get(),
-                  .min_ttl = min_lease_ttl(options.election_timeout_ms)});
+                  .min_ttl = min_lease_ttl(options.election_timeout_ms),
+                  .limits = options.limits});
   impl->lease_keeper->start();
   register_cluster(*impl->server, backend, options.initial_peer_urls);
   etcdserverpb::Member self;

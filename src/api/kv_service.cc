@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/grpc_errors.h"
+#include "api/quota.h"
 #include "api/response_header.h"
 #include "base/free_memory.h"
 #include "kv/command.h"
@@ -379,6 +380,8 @@ void put(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc) {
   if (kv::Errc e = kv::validate_put(call->req, shared->limits); e != kv::Errc::kOk) {
     return call->fail(kv_status(e));
   }
+  if (!within_quota(shared->backend, shared->limits))
+    return call->fail(kv_status(kv::Errc::kNoSpace));
   propose(shared, call, kv::CommandType::kPut, call->req, &call->resp);
 }
 
@@ -398,6 +401,9 @@ void txn(const SharedPtr& shared, std::shared_ptr<rpc::UnaryCall> rpc) {
     return call->fail(kv_status(e));
   }
   if (!kv::is_read_only(call->req)) {
+    if (kv::txn_puts(call->req) && !within_quota(shared->backend, shared->limits)) {
+      return call->fail(kv_status(kv::Errc::kNoSpace));
+    }
     return propose(shared, call, kv::CommandType::kTxn, call->req, &call->resp);
   }
   read(shared, call, !txn_serializable(call->req), ReadSize::kAny, [shared, call] {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "api/grpc_errors.h"
+#include "api/quota.h"
 #include "api/response_header.h"
 #include "kv/command.h"
 
@@ -100,6 +101,9 @@ void grant(const SharedPtr& shared, CallPtr call) {
   pb::LeaseGrantRequest req;
   if (!parse(*call, &req)) return;
   if (req.ttl() > kv::kMaxLeaseTtl) return call->finish(kv_status(kv::Errc::kLeaseTtlTooLarge), {});
+  if (!within_quota(shared->backend, shared->parts.limits)) {
+    return call->finish(kv_status(kv::Errc::kNoSpace), {});
+  }
   if (req.ttl() < shared->parts.min_ttl) req.set_ttl(shared->parts.min_ttl);
   if (req.id() == 0) req.set_id(shared->ids.next());
   propose<pb::LeaseGrantResponse>(shared, call, kv::CommandType::kLeaseGrant,

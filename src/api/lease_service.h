@@ -31,6 +31,7 @@
 #include "api/etcd_server.h"
 #include "api/lease_keeper.h"
 #include "api/read_pool.h"
+#include "kv/validate.h"
 #include "rpc/server.h"
 
 namespace meridian::api {
@@ -41,6 +42,7 @@ struct LeaseParts {
   LeaseKeeper* keeper = nullptr;
   ReadPool* pool = nullptr;
   int64_t min_ttl = 2;  // seconds
+  kv::Limits limits;    // the storage quota (api/quota.h) applies to grants
 };
 
 // etcd's minimum lease TTL for an election timeout: 1.5 of it, rounded up to

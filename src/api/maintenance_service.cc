@@ -5,6 +5,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "api/alarm.h"
 #include "api/grpc_errors.h"
 #include "api/response_header.h"
 
@@ -168,15 +169,19 @@ void register_maintenance(rpc::Server& server, const EtcdBackend& backend, Maint
         if (!parse(*call, &req)) return;
         defragment(backend, defragmenter, std::move(call));
       });
+  server.add_unary(
+      "/etcdserverpb.Maintenance/Alarm",
+      [backend](std::shared_ptr<rpc::UnaryCall> call) { serve_alarm(backend, std::move(call)); });
   server.add_unary("/etcdserverpb.Maintenance/Status",
                    [backend, server_version = std::move(parts.server_version)](
                        std::shared_ptr<rpc::UnaryCall> call) {
                      etcdserverpb::StatusRequest req;
                      if (!parse(*call, &req)) return;
                      const kv::MvccStore& store = backend.kv->store();
-                     const etcdserverpb::StatusResponse resp =
+                     etcdserverpb::StatusResponse resp =
                          make_status(backend, backend.node->status(), server_version,
                                      store.revision(), store.size_bytes());
+                     for (std::string& e : alarm_errors(store)) resp.add_errors(std::move(e));
                      call->finish({}, resp.SerializeAsString());
                    });
   server.add_unary("/etcdserverpb.Maintenance/HashKV", [backend, pool](

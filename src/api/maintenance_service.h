@@ -19,8 +19,11 @@
 //            it lead, polling the node's status every tick on the I/O thread,
 //            up to the call's deadline (at most kMoveLeaderWaitMax).
 //
-// Alarm and Snapshot are not served yet: a client gets
-// UNIMPLEMENTED from the server, as for any method it does not know.
+//   Alarm    list, raise and disarm alarms (api/alarm.h); NOSPACE is raised
+//            by the storage quota (api/quota.h).
+//
+// Snapshot is not served yet: a client gets UNIMPLEMENTED from the server, as
+// for any method it does not know.
 //
 // StatusResponse fields, as etcd fills them:
 //   version            "3.5.0+meridian.<Meridian's version>": the etcd API
@@ -35,7 +38,8 @@
 //   raftIndex, raftAppliedIndex, raftTerm  the group's commit index, applied
 //                      index and term on this member;
 //   isLearner          this member is a learner of the group;
-//   errors             empty (alarms come with the Alarm method).
+//   errors             one per alarm raised, as etcd words them
+//                      ("memberID:<id> alarm:NOSPACE ").
 //
 // Threads: handlers run on the server's I/O thread (HashKV's scan on the read
 // pool); Node::status() and the store's size are safe from any thread and

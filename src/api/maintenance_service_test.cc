@@ -88,11 +88,12 @@ TEST(MaintenanceStatusTest, EveryMemberNamesTheLeaderOverTheClientPort) {
     EXPECT_EQ(defrag.header().member_id(), static_cast<uint64_t>(i));
 
     // What is not served yet answers UNIMPLEMENTED, as any unknown method.
-    grpc::ClientContext alarm_ctx;
-    alarm_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    pb::AlarmResponse alarm;
-    EXPECT_EQ(stub->Alarm(&alarm_ctx, pb::AlarmRequest(), &alarm).error_code(),
-              grpc::StatusCode::UNIMPLEMENTED);
+    grpc::ClientContext snapshot_ctx;
+    snapshot_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto reader = stub->Snapshot(&snapshot_ctx, pb::SnapshotRequest());
+    pb::SnapshotResponse chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
   }
 }
 

@@ -287,6 +287,14 @@ const std::vector<Setting>& settings() {
        [](StartOptions& o, std::string_view v) {
          return set_uint(v, kRequestBytesMin, kFrameBytesMax, &o.client.limits.max_request_bytes);
        }},
+      {"quota-backend-bytes", "BYTES", true,
+       "At or above this store size, etcd API writes that add data (puts, txns that put, "
+       "lease grants) fail with etcd's \"database space exceeded\" and the NOSPACE alarm is "
+       "raised, until it is disarmed; deletes, reads and compaction go on. 0: no quota.",
+       [](const StartOptions& d) { return std::to_string(d.client.limits.quota_backend_bytes); },
+       [](StartOptions& o, std::string_view v) {
+         return set_uint(v, 0, kBytesMax, &o.client.limits.quota_backend_bytes);
+       }},
       {"max-txn-ops", "N", true, "Most operations in one branch of an etcd txn.",
        [](const StartOptions& d) { return std::to_string(d.client.limits.max_txn_ops); },
        [](StartOptions& o, std::string_view v) {

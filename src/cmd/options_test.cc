@@ -32,6 +32,7 @@ const std::vector<std::string> kSettings = {
     "peer-queue-bytes",
     "journal-segment-bytes",
     "max-request-bytes",
+    "quota-backend-bytes",
     "max-txn-ops",
     "kv-max-range-bytes",
     "peer-cert-file",

@@ -29,6 +29,7 @@ enum class CommandType : uint8_t {
   kLeaseRenew = 7,        // lease_codec.h's renew payload; result: the renew result
   kLeaseExpire = 8,       // lease_codec.h's expiry payload; result: LeaseRevokeResponse
   kMemberAttributes = 9,  // etcdserverpb.Member: a member's own record; result: empty
+  kAlarm = 10,            // etcdserverpb.AlarmRequest (ACTIVATE or DEACTIVATE)
 };
 
 struct Command {

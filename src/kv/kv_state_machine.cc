@@ -94,6 +94,10 @@ std::string KvStateMachine::apply(raft::Index index, std::string_view command) {
       return apply_renew(s, index, cmd->request);
     case CommandType::kLeaseExpire:
       return apply_expire(s, index, cmd->request);
+    case CommandType::kAlarm:
+      return apply_request<etcdpb::AlarmRequest, etcdpb::AlarmResponse>(
+          s, index, cmd->request,
+          [&](const auto& req, auto* resp) { return s.alarm(index, req, resp); });
     case CommandType::kMemberAttributes: {
       etcdpb::Member member;
       if (!member.ParseFromArray(cmd->request.data(), static_cast<int>(cmd->request.size()))) {

@@ -72,8 +72,11 @@ TEST_F(KvStateMachineTest, StoreErrorsBecomeResults) {
 }
 
 TEST_F(KvStateMachineTest, GarbageIsCorruptButApplied) {
-  for (const std::string& bad : {std::string(), std::string("\x02\x01", 2),
-                                 std::string("\x01\x09", 2), std::string("\x01", 1)}) {
+  // The type after the last one is unknown.
+  const std::string unknown_type{'\x01',
+                                 static_cast<char>(static_cast<int>(CommandType::kAlarm) + 1)};
+  for (const std::string& bad :
+       {std::string(), std::string("\x02\x01", 2), unknown_type, std::string("\x01", 1)}) {
     const auto r = decode_result(sm_.apply(raft::Index{++index_}, bad));
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->errc, Errc::kCorrupt);

@@ -236,6 +236,7 @@ base::Result<std::unique_ptr<MvccStore>> MvccStore::open(const StoreOptions& opt
   impl->compactor = std::make_unique<Compactor>(*impl->db, meta.cursor, meta.compacted);
   impl->wal_flusher = std::make_unique<WalFlusher>(*impl->db);
   load_leases(*impl);
+  load_alarms(*impl);
   std::unique_ptr<MvccStore> store(new MvccStore(std::move(impl)));
   store->revision_.store(meta.revision);
   store->compact_revision_.store(meta.compacted);
@@ -264,7 +265,9 @@ Errc MvccStore::put(raft::Index index, const PutRequest& req, PutResponse* resp)
   Errc e = Errc::kOk;
   mvccpb::KeyValue existing;
   // etcd checks the lease first, then the key ignore_* needs.
-  if (req.lease() != 0 && !w.lease_exists(req.lease())) {
+  if (no_space()) {
+    e = Errc::kNoSpace;
+  } else if (req.lease() != 0 && !w.lease_exists(req.lease())) {
     e = Errc::kLeaseNotFound;
   } else if ((req.ignore_value() || req.ignore_lease()) && !w.latest(req.key(), false, &existing)) {
     e = Errc::kKeyNotFound;
@@ -284,8 +287,10 @@ Errc MvccStore::delete_range(raft::Index index, const DeleteRangeRequest& req,
 
 Errc MvccStore::txn(raft::Index index, const TxnRequest& req, TxnResponse* resp) {
   WriteTxn w(*impl_->db, revision(), write_options(*impl_, true));
+  // etcd refuses a txn with a put while NOSPACE is raised, before anything.
+  Errc e = no_space() && txn_puts(req) ? Errc::kNoSpace : Errc::kOk;
   const std::vector<bool> path = txn_path(w, req);
-  Errc e = check_txn(w, req, path, first_revision(compact_revision()));
+  if (e == Errc::kOk) e = check_txn(w, req, path, first_revision(compact_revision()));
   if (e == Errc::kOk) e = execute_txn(w, req, path, resp);
   if (e == Errc::kOk) {
     resp->mutable_header()->set_revision(w.changed() ? w.write_revision() : w.begin_revision());
@@ -437,6 +442,16 @@ uint64_t MvccStore::size_bytes() const {
 }
 
 void MvccStore::wait_for_compaction() { impl_->compactor->wait_until_done(); }
+
+bool txn_puts(const TxnRequest& req) {
+  for (const auto* branch : {&req.success(), &req.failure()}) {
+    for (const etcdpb::RequestOp& op : *branch) {
+      if (op.has_request_put()) return true;
+      if (op.has_request_txn() && txn_puts(op.request_txn())) return true;
+    }
+  }
+  return false;
+}
 
 bool is_read_only(const TxnRequest& req) {
   return ops_read_only(req.success()) && ops_read_only(req.failure());

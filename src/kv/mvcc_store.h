@@ -21,7 +21,8 @@
 //   'l' id -> a lease (its TTL and the index that last renewed it), and
 //   'a' id key -> an attachment: the key's live version carries lease id
 //       (lease_codec.h), so that a revoke finds the lease's keys in one scan;
-//   'c' id -> what member id published of itself (member_codec.h).
+//   'c' id -> what member id published of itself (member_codec.h);
+//   'x' id type -> an alarm raised (alarm_codec.h).
 // Every write request is one RocksDB WriteBatch that also records the Raft index
 // it was committed at, so the applied index is always exactly what the data
 // reflects; after a crash, the node replays the log from applied_index() + 1.
@@ -129,6 +130,13 @@ class MvccStore {
   // applies): ttls[i] is the granted TTL of ids[i], 0 if it does not exist.
   void lease_renew(raft::Index index, const std::vector<int64_t>& ids, std::vector<int64_t>* ttls);
 
+  // --- alarms (etcd's Maintenance/Alarm; alarm_codec.h) ---
+  // ACTIVATE raises (member, type) (answered with it, raised before or not);
+  // DEACTIVATE disarms it (answered with it if it was raised). While a NOSPACE
+  // alarm is raised, puts, txns that put and lease grants fail with kNoSpace;
+  // deletes, reads and compactions go on, as etcd's. Always kOk.
+  Errc alarm(raft::Index index, const etcdpb::AlarmRequest& req, etcdpb::AlarmResponse* resp);
+
   // --- members: what each member publishes of itself (member_codec.h) ---
   // Replaces member.id()'s record (isLearner is not kept). Always kOk.
   Errc put_member(raft::Index index, const etcdpb::Member& member);
@@ -163,6 +171,11 @@ class MvccStore {
   raft::Index applied_index() const;
   // Bytes on disk (RocksDB's live files), for status and metrics.
   uint64_t size_bytes() const;
+
+  // The alarms raised, by member and type (any thread).
+  std::vector<etcdpb::AlarmMember> alarms() const;
+  // A NOSPACE alarm is raised (any thread).
+  bool no_space() const;
 
   // Every member record, by id (any thread).
   std::vector<etcdpb::Member> members() const;
@@ -240,5 +253,8 @@ class MvccStore {
 
 // True if every op of the txn (both branches, nested txns included) is a range.
 bool is_read_only(const etcdpb::TxnRequest& req);
+// True if any op of the txn (either branch, nested txns included) is a put
+// (etcd's quota counts only those).
+bool txn_puts(const etcdpb::TxnRequest& req);
 
 }  // namespace meridian::kv

@@ -5,6 +5,7 @@
 #include "base/crc32c.h"
 #include "base/strings.h"
 #include "base/varint.h"
+#include "kv/alarm_codec.h"
 #include "kv/lease_codec.h"
 #include "kv/member_codec.h"
 #include "kv/record_codec.h"
@@ -112,6 +113,11 @@ base::Status check_record(std::string_view key, std::string_view value, Snapshot
       if (!decode_lease_key(key, &id) || !decode_lease_record(value, &r)) {
         return corrupt("bad lease record");
       }
+      return base::Status::ok();
+    }
+    case kAlarmTag: {
+      Alarm a;
+      if (!decode_alarm_key(key, &a) || !value.empty()) return corrupt("bad alarm record");
       return base::Status::ok();
     }
     case kMemberTag: {

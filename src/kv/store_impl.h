@@ -9,10 +9,13 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 
+#include "kv/alarm_codec.h"
 #include "kv/compactor.h"
 #include "kv/lease_table.h"
 #include "kv/mvcc_store.h"
@@ -35,7 +38,7 @@ inline constexpr char kStoreFormat = 1;
 // an image: the snapshot decoder refuses meta names it does not know.
 inline constexpr std::string_view kMetaRestoring = "mrestoring";
 
-// Every record key starts with 'a', 'c', 'k', 'l', 'm' or 'r', so [kAllBegin, kAllEnd) holds
+// Every record key starts with 'a', 'c', 'k', 'l', 'm', 'r' or 'x', so [kAllBegin, kAllEnd) holds
 // them all (restore and an interrupted restore's cleanup delete it).
 inline constexpr std::string_view kAllBegin("\0", 1);
 inline constexpr std::string_view kAllEnd("\xff", 1);
@@ -75,6 +78,12 @@ struct MvccStore::Impl {
   MvccStore::RestoreStats last_restore;  // the apply thread's
   // The leases, as the lease records say (store_lease.cc keeps them in step).
   LeaseTable leases;
+  // The alarms raised, as the alarm records say (store_alarms.cc), and whether
+  // one of them is NOSPACE (read by every write without the lock).
+  mutable std::mutex alarms_mu;
+  std::set<Alarm> alarms;  // guarded by alarms_mu
+  std::atomic<bool> no_space{false};
+  bool alarms_raise_no_space_locked() const;
 
   // An iterator over the current state; `upper_bound` (may be null) must outlive it.
   std::unique_ptr<rocksdb::Iterator> iterator(const rocksdb::Slice* upper_bound) const;
@@ -93,6 +102,8 @@ void assert_complete(const MvccStore::Impl& impl);
 void commit(MvccStore::Impl& impl, WriteTxn& w, raft::Index index);
 // Fills impl.leases from the lease records (open, restore).
 void load_leases(MvccStore::Impl& impl);
+// Fills impl.alarms from the alarm records (open, restore).
+void load_alarms(MvccStore::Impl& impl);
 
 // Appends the meta record of the applied index and current revision to a batch.
 void put_applied(rocksdb::WriteBatch* batch, raft::Index index, int64_t revision);

@@ -90,7 +90,9 @@ Errc MvccStore::lease_grant(raft::Index index, const etcdpb::LeaseGrantRequest& 
                             etcdpb::LeaseGrantResponse* resp) {
   // etcd's lessor checks, in its order (the API checked the TTL already).
   Errc e = Errc::kOk;
-  if (req.id() == 0) {
+  if (no_space()) {
+    e = Errc::kNoSpace;
+  } else if (req.id() == 0) {
     e = Errc::kLeaseNotFound;
   } else if (req.ttl() > kMaxLeaseTtl) {
     e = Errc::kLeaseTtlTooLarge;

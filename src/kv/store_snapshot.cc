@@ -99,6 +99,7 @@ void publish_restored(MvccStore::Impl& impl, const SnapshotMeta& meta) {
   } else {
     load_leases(impl);
   }
+  load_alarms(impl);
 }
 
 void notify_reset(const MvccStore::Impl& impl, int64_t revision) {

@@ -13,6 +13,10 @@ namespace meridian::kv {
 struct Limits {
   uint64_t max_request_bytes = 1536 * 1024;  // etcd's --max-request-bytes default
   uint32_t max_txn_ops = 128;                // etcd's --max-txn-ops default
+  // etcd's --quota-backend-bytes: at or above this store size, writes that add
+  // data are refused and NOSPACE is raised (api/quota.h). 0: no quota (etcd's
+  // default of 2 GiB bounds its memory-mapped file; this store maps nothing).
+  uint64_t quota_backend_bytes = 0;
 };
 
 Errc validate_put(const etcdserverpb::PutRequest& req, const Limits& limits);

@@ -154,7 +154,7 @@ class EtcdMember(Member):
             "--initial-cluster", self.cluster.initial_cluster(),
             "--initial-cluster-token", self.cluster.token,
             "--initial-cluster-state", "new",
-        ]
+        ] + list(self.cluster.server_args)
 
     def start(self):
         assert not self.running()
@@ -187,7 +187,7 @@ class MeridianMember(Member):
     def __init__(self, cluster, index, client_port, node):
         super().__init__(cluster, index, client_port)
         self.node = node
-        self.node.extra = ["--listen-client", self.endpoint]
+        self.node.extra = ["--listen-client", self.endpoint] + list(cluster.server_args)
         self.log_path = node.log_path
 
     def start(self):
@@ -224,10 +224,13 @@ class EtcdApiCluster:
 
     size = 3
 
-    def __init__(self, kind, block_base, block_size=500, token=None):
+    def __init__(self, kind, block_base, block_size=500, token=None, server_args=()):
+        """server_args: flags both systems take alike (e.g. --quota-backend-bytes),
+        given to every member."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.kind = kind
+        self.server_args = tuple(server_args)
         self.root = tempfile.mkdtemp(prefix=f"etcd-api-{kind}-")
         self.token = token or f"etcd-api-{os.getpid()}"
         # Each kind keeps to its half of the block, so a run against etcd and one
@@ -413,13 +416,14 @@ def _skip_reason(kind, needs):
             f"(ETCD_TESTS_MERIDIAN_HAS={','.join(needs)} runs it anyway)")
 
 
-def run_scenarios(argv, prog, scenarios, block_base, make_context):
+def run_scenarios(argv, prog, scenarios, block_base, make_context, block_size=500,
+                  server_args=()):
     """Starts one cluster, runs every selected scenario against it (in order),
     prints PASS/FAIL/SKIP per scenario; returns the exit code (1 on any failure)."""
     kind, selected = parse_args(argv, prog, scenarios)
     started = time.monotonic()
     failed = []
-    cluster = EtcdApiCluster(kind, block_base)
+    cluster = EtcdApiCluster(kind, block_base, block_size=block_size, server_args=server_args)
     ctx = None
     try:
         cluster.start()

@@ -19,7 +19,8 @@ import etcd_cluster  # noqa: E402
 from etcd_cluster import Scenarios  # noqa: E402
 from etcdctl_test import Context, Watch, expect, unb64  # noqa: E402
 
-PORT_BLOCK = 14000  # this test's ports: 14000-14499
+PORT_BLOCK = 14000  # this test's ports: 14000-14249
+PORT_BLOCK_SIZE = 250
 scenario = Scenarios()
 
 # Both systems run with a 1 s election timeout (etcd's default; Meridian's 10
@@ -184,4 +185,4 @@ def expiry_across_a_leader_change(c):
 
 if __name__ == "__main__":
     sys.exit(etcd_cluster.run_scenarios(sys.argv, "etcdctl_lease_test.py", scenario, PORT_BLOCK,
-                                        Context))
+                                        Context, block_size=PORT_BLOCK_SIZE))
