@@ -8,6 +8,7 @@
 #include "api/alarm.h"
 #include "api/grpc_errors.h"
 #include "api/response_header.h"
+#include "api/snapshot_stream.h"
 
 namespace meridian::api {
 
@@ -169,6 +170,7 @@ void register_maintenance(rpc::Server& server, const EtcdBackend& backend, Maint
         if (!parse(*call, &req)) return;
         defragment(backend, defragmenter, std::move(call));
       });
+  register_snapshot(server, backend, pool);
   server.add_unary(
       "/etcdserverpb.Maintenance/Alarm",
       [backend](std::shared_ptr<rpc::UnaryCall> call) { serve_alarm(backend, std::move(call)); });

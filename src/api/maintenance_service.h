@@ -20,10 +20,9 @@
 //            up to the call's deadline (at most kMoveLeaderWaitMax).
 //
 //   Alarm    list, raise and disarm alarms (api/alarm.h); NOSPACE is raised
-//            by the storage quota (api/quota.h).
-//
-// Snapshot is not served yet: a client gets UNIMPLEMENTED from the server, as
-// for any method it does not know.
+//            by the storage quota (api/quota.h);
+//   Snapshot a consistent image of the store, streamed in pieces from the read
+//            pool (api/snapshot_stream.h).
 //
 // StatusResponse fields, as etcd fills them:
 //   version            "3.5.0+meridian.<Meridian's version>": the etcd API
