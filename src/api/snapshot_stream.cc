@@ -1,6 +1,7 @@
 #include "api/snapshot_stream.h"
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,6 +12,7 @@
 #include "api/response_header.h"
 #include "base/assert.h"
 #include "base/byte_source.h"
+#include "base/strings.h"
 
 namespace meridian::api {
 
@@ -170,6 +172,53 @@ class SnapshotReactor final : public rpc::StreamReactor {
 };
 
 }  // namespace
+
+base::Result<uint64_t> check_snapshot_file(const std::string& path) {
+  using base::Code;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return base::Status(Code::kIoError, base::cat("cannot open ", path));
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<uint64_t>(in.tellg());
+  constexpr uint64_t kTrailerBytes = 8 + 32;
+  if (size < kTrailerBytes || size % kSectorBytes != 32) {
+    return base::Status(Code::kCorruption, base::cat(path, " is not a snapshot stream: its ", size,
+                                                     " bytes are not 32 over a multiple of 512"));
+  }
+  in.seekg(0);
+  Sha256 digest;
+  std::string buf(1 << 20, '\0');
+  for (uint64_t left = size - 32; left > 0;) {
+    const auto n = static_cast<std::streamsize>(std::min<uint64_t>(left, buf.size()));
+    if (!in.read(buf.data(), n)) return base::Status(Code::kIoError, base::cat("reading ", path));
+    digest.update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    left -= static_cast<uint64_t>(n);
+  }
+  std::string stored(32, '\0');
+  if (!in.read(stored.data(), 32)) return base::Status(Code::kIoError, base::cat("reading ", path));
+  if (digest.finish() != stored) {
+    return base::Status(Code::kCorruption, base::cat(path, ": its SHA-256 does not match"));
+  }
+  std::string trailer(kTrailerBytes - 32, '\0');
+  in.seekg(static_cast<std::streamoff>(size - kTrailerBytes));
+  if (!in.read(trailer.data(), 8)) return base::Status(Code::kIoError, base::cat("reading ", path));
+  uint64_t image_bytes = 0;
+  for (int i = 7; i >= 0; --i) {
+    image_bytes = (image_bytes << 8) | static_cast<unsigned char>(trailer[static_cast<size_t>(i)]);
+  }
+  if (image_bytes > size - kTrailerBytes || size - kTrailerBytes - image_bytes >= kSectorBytes) {
+    return base::Status(Code::kCorruption, base::cat(path, ": the image length it gives (",
+                                                     image_bytes, ") does not fit its size"));
+  }
+  std::string padding(size - kTrailerBytes - image_bytes, '\0');
+  in.seekg(static_cast<std::streamoff>(image_bytes));
+  if (!padding.empty() && !in.read(padding.data(), static_cast<std::streamsize>(padding.size()))) {
+    return base::Status(Code::kIoError, base::cat("reading ", path));
+  }
+  if (padding.find_first_not_of('\0') != std::string::npos) {
+    return base::Status(Code::kCorruption, base::cat(path, ": its padding is not zeros"));
+  }
+  return image_bytes;
+}
 
 void register_snapshot(rpc::Server& server, const EtcdBackend& backend, ReadPool* pool) {
   server.add_stream(

@@ -18,9 +18,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 
 #include "api/etcd_server.h"
 #include "api/read_pool.h"
+#include "base/status.h"
 #include "rpc/server.h"
 
 namespace meridian::api {
@@ -28,5 +31,11 @@ namespace meridian::api {
 inline constexpr size_t kSnapshotChunkBytes = 256 * 1024;
 
 void register_snapshot(rpc::Server& server, const EtcdBackend& backend, ReadPool* pool);
+
+// A snapshot stream saved to a file (etcdctl snapshot save): checks its shape,
+// its padding and its SHA-256, and returns the length of the image, which is
+// the file's first bytes. kCorruption saying what is wrong, kIoError if the
+// file cannot be read.
+base::Result<uint64_t> check_snapshot_file(const std::string& path);
 
 }  // namespace meridian::api

@@ -19,6 +19,8 @@ constexpr const char* kUsage =
     "            and a TOML file; see meridian start --help)\n"
     "  dev       Run a local three-node cluster on loopback, for a first run and demos\n"
     "  status    Print the status of nodes from their admin endpoints\n"
+    "  snapshot  restore FILE --data-dir DIR: a new member's data directory from a\n"
+    "            snapshot saved with etcdctl snapshot save\n"
     "  version   Print the version\n"
     "\n"
     "meridian <command> --help describes each command's options.\n";
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   if (command == "start") return cmd::run_start(args);
   if (command == "dev") return cmd::run_dev(args);
   if (command == "status") return cmd::run_status(args);
+  if (command == "snapshot") return cmd::run_snapshot(args);
   if (command == "version" || command == "--version") {
     std::printf("meridian %s\n", cmd::kVersion);
     return cmd::kExitOk;

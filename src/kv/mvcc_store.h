@@ -229,6 +229,12 @@ class MvccStore {
   base::Status restore_from(base::ByteSource& source);
   // A restore_from() failed after it had started writing.
   bool restoring() const;
+  // Readies a store restored from another cluster's snapshot for a new
+  // cluster (`meridian snapshot restore`): applied index 1, the index of a new
+  // cluster's bootstrap snapshot, so that the node replays its new log after
+  // it; the old cluster's member records and alarms dropped. Keys, revisions,
+  // compaction and leases stay (every lease gets its full TTL at start).
+  base::Status begin_new_cluster();
 
   // What the last successful restore wrote, and the most memory it held for it.
   struct RestoreStats {

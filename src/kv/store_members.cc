@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "base/assert.h"
+#include "kv/alarm_codec.h"
 #include "kv/member_codec.h"
 #include "kv/mvcc_store.h"
 #include "kv/store_impl.h"
@@ -21,6 +22,29 @@ Errc MvccStore::put_member(raft::Index index, const etcdpb::Member& member) {
   impl_->write(&batch);
   impl_->applied_index.store(index.value(), std::memory_order_release);
   return Errc::kOk;
+}
+
+base::Status MvccStore::begin_new_cluster() {
+  if (restoring()) {
+    return base::Status(base::Code::kFailedPrecondition,
+                        "kv store: a failed restore left it incomplete");
+  }
+  // Deleted one by one (they are few): a range deletion starting at a tag
+  // would share the memtable insert hint of that tag's point records
+  // (rocksdb_options.cc), which RocksDB does not allow.
+  rocksdb::WriteBatch batch;
+  for (char tag : {kMemberTag, kAlarmTag}) {
+    const std::string end(1, static_cast<char>(tag + 1));
+    const rocksdb::Slice upper(end);
+    std::unique_ptr<rocksdb::Iterator> it = impl_->iterator(&upper);
+    for (it->Seek(std::string(1, tag)); it->Valid(); it->Next()) batch.Delete(it->key());
+    if (!it->status().ok()) return base::Status(base::Code::kIoError, it->status().ToString());
+  }
+  put_applied(&batch, raft::Index{1}, revision());
+  impl_->write(&batch);
+  impl_->applied_index.store(1, std::memory_order_release);
+  load_alarms(*impl_);
+  return sync(raft::Index{1});
 }
 
 std::vector<etcdpb::Member> MvccStore::members() const {

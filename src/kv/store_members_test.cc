@@ -41,5 +41,28 @@ TEST_F(StoreTest, MemberRecordsAreReplacedListedAndSnapshotted) {
   EXPECT_EQ(other->members()[0].name(), "node1");
 }
 
+TEST_F(StoreTest, ANewClusterStartsAtIndexOneWithTheDataButNotTheOldMembersOrAlarms) {
+  put("a", "1");
+  put("a", "2");
+  EXPECT_EQ(store_->put_member(next_index(), member(7, "old", "http://old")), Errc::kOk);
+  etcdpb::AlarmRequest raise;
+  raise.set_action(etcdpb::AlarmRequest::ACTIVATE);
+  raise.set_memberid(7);
+  raise.set_alarm(etcdpb::AlarmType::NOSPACE);
+  etcdpb::AlarmResponse resp;
+  ASSERT_EQ(store_->alarm(next_index(), raise, &resp), Errc::kOk);
+  ASSERT_TRUE(store_->no_space());
+  ASSERT_TRUE(store_->begin_new_cluster().is_ok());
+  EXPECT_EQ(store_->applied_index(), raft::Index{1});
+  EXPECT_EQ(store_->revision(), 3);
+  EXPECT_TRUE(store_->members().empty());
+  EXPECT_FALSE(store_->no_space());
+  reopen();
+  EXPECT_EQ(store_->applied_index(), raft::Index{1});
+  EXPECT_EQ(value_at("a"), "2");
+  EXPECT_EQ(value_at("a", 2), "1");
+  EXPECT_TRUE(store_->alarms().empty());
+}
+
 }  // namespace
 }  // namespace meridian::kv
