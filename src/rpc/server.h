@@ -90,6 +90,14 @@ class UnaryCall {
   // Answers with `response` (a serialized message) if `status` is OK, else with
   // the status alone. Any thread.
   virtual void finish(const Status& status, std::string response) = 0;
+  // Registers `fn`, run once on the I/O thread if the call ends before the
+  // handler's finish() claimed the answer: the client cancelled or went away,
+  // the deadline passed, or the server stopped. For a handler that goes on
+  // working for the client (a lock request waiting its turn) and must undo
+  // that work when nobody will receive the answer (etcd cancels the request's
+  // context). Only from the handler itself, on the I/O thread; the call holds
+  // `fn` until it ends, so `fn` may own what holds the call.
+  virtual void set_on_cancel(std::function<void()> fn) = 0;
 };
 
 // The server's end of one bidirectional stream, implemented by the server and

@@ -2,6 +2,7 @@
 // streams open, against gRPC's own C++ client.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -172,8 +173,12 @@ TEST_F(RpcStreamTest, StopFailsOpenCallsAndStreamsAndEndsEveryStream) {
   constexpr int kStreams = 3;
   StreamEvents events;
   HeldCalls held;
+  std::atomic<int> put_cancels{0};
   make();
-  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) { held.add(std::move(call)); });
+  server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) {
+    call->set_on_cancel([&put_cancels] { put_cancels++; });
+    held.add(std::move(call));
+  });
   serve_watch(&events, {
                            .on_start = [](ServerStream* s) { s->start_read(); },
                            .on_read = [](ServerStream* s, std::string_view) { s->start_read(); },
@@ -204,9 +209,11 @@ TEST_F(RpcStreamTest, StopFailsOpenCallsAndStreamsAndEndsEveryStream) {
   ASSERT_TRUE(eventually([&] { return held.size() == 1 && events.reads == kStreams; }));
 
   server().stop();
-  // stop() returned: every stream has had its last callback.
+  // stop() returned: every stream has had its last callback, and the held
+  // call's handler has been told.
   EXPECT_EQ(events.dones, kStreams);
   EXPECT_EQ(events.cancels, kStreams);
+  EXPECT_EQ(put_cancels.load(), 1);
 
   void* tag;
   bool ok;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -79,8 +80,12 @@ TEST_F(RpcServerTest, UnaryRoundTrip) {
 }
 
 TEST_F(RpcServerTest, HandlerAnswersFromAnotherThread) {
+  std::atomic<int> cancels{0};
   make();
-  server().add_unary(kPut, [this](std::shared_ptr<UnaryCall> call) {
+  server().add_unary(kPut, [this, &cancels](std::shared_ptr<UnaryCall> call) {
+    // The on_cancel function owns the call (as a waiting lock request's does):
+    // the call drops it once answered, so nothing leaks and it never runs.
+    call->set_on_cancel([call, &cancels] { cancels++; });
     worker_.post([call] { call->finish({}, echo_put(call->request())); });
   });
   run();
@@ -88,6 +93,8 @@ TEST_F(RpcServerTest, HandlerAnswersFromAnotherThread) {
   etcdserverpb::PutResponse resp;
   ASSERT_TRUE(put(*stub, put_request("from", "elsewhere"), &resp).ok());
   EXPECT_EQ(resp.prev_kv().value(), "elsewhere");
+  ASSERT_TRUE(put(*stub, put_request("again", "elsewhere"), &resp).ok());
+  EXPECT_EQ(cancels.load(), 0);
 }
 
 TEST_F(RpcServerTest, HundredConcurrentCallsOnOneChannel) {
@@ -184,8 +191,10 @@ TEST_F(RpcServerTest, ErrorMessageWithPercentAndNonAsciiArrivesIntact) {
 
 TEST_F(RpcServerTest, DeadlineExceededWhenTheHandlerNeverAnswersAndLateFinishIsHarmless) {
   HeldCalls held;
+  std::atomic<int> cancels{0};
   make();
   server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) {
+    call->set_on_cancel([&cancels] { cancels++; });
     if (call->request().empty()) return call->finish({}, "");  // the follow-up call
     held.add(std::move(call));
   });
@@ -197,17 +206,22 @@ TEST_F(RpcServerTest, DeadlineExceededWhenTheHandlerNeverAnswersAndLateFinishIsH
   const grpc::Status st = stub->Put(&ctx, put_request("slow", "v"), &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   ASSERT_EQ(held.size(), 1u);
+  // The handler learns that nobody will receive its answer.
+  ASSERT_TRUE(eventually([&] { return cancels.load() == 1; }));
   auto calls = held.take();
   EXPECT_NE(calls[0]->deadline(), Clock::time_point::max()) << "grpc-timeout was read";
   calls[0]->finish({}, echo_put(calls[0]->request()));  // too late: does nothing
   calls[0]->finish({StatusCode::kInternal, "twice"}, "");
   ASSERT_TRUE(put(*stub, etcdserverpb::PutRequest(), &resp).ok());
+  EXPECT_EQ(cancels.load(), 1);
 }
 
 TEST_F(RpcServerTest, ClientCancelledCallIgnoresTheLateFinish) {
   HeldCalls held;
+  std::atomic<int> cancels{0};
   make();
   server().add_unary(kPut, [&](std::shared_ptr<UnaryCall> call) {
+    call->set_on_cancel([&cancels] { cancels++; });
     if (call->request().empty()) return call->finish({}, "");
     held.add(std::move(call));
   });
@@ -226,8 +240,9 @@ TEST_F(RpcServerTest, ClientCancelledCallIgnoresTheLateFinish) {
   bool ok;
   ASSERT_TRUE(cq.Next(&tag, &ok));
   EXPECT_EQ(st.error_code(), grpc::StatusCode::CANCELLED);
-  // The server may or may not have seen the reset yet; either way this answer
-  // goes nowhere and breaks nothing.
+  // The server learns of the reset, and tells the handler.
+  ASSERT_TRUE(eventually([&] { return cancels.load() == 1; }));
+  // This answer goes nowhere and breaks nothing.
   auto calls = held.take();
   calls[0]->finish({}, echo_put(calls[0]->request()));
   ASSERT_TRUE(put(*stub, etcdserverpb::PutRequest(), &resp).ok());

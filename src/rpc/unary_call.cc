@@ -126,6 +126,14 @@ void UnaryCallImpl::on_deadline() {
   if (!attached() || answered_.exchange(true, std::memory_order_acq_rel)) return;
   conn_->respond_trailers_only(stream_id_, {StatusCode::kDeadlineExceeded, "Deadline Exceeded"});
   conn_->schedule_flush();
+  cancelled();
+}
+
+void UnaryCallImpl::cancelled() {
+  // Moved out first: the function may drop the last other reference to this call.
+  std::function<void()> fn = std::move(on_cancel_);
+  on_cancel_ = nullptr;
+  if (fn) fn();
 }
 
 ssize_t UnaryCallImpl::read_data(uint8_t* out, size_t size, uint32_t* flags) {
@@ -144,14 +152,21 @@ void UnaryCallImpl::abort(bool stopping) {
   if (stopping) {
     conn_->respond_trailers_only(stream_id_, {StatusCode::kUnavailable, "the server is stopping"});
   }
+  cancelled();
 }
 
 void UnaryCallImpl::detach() {
-  answered_.store(true, std::memory_order_release);  // a later finish() posts nothing
+  // A later finish() posts nothing.
+  const bool unanswered = !answered_.exchange(true, std::memory_order_acq_rel);
   conn_ = nullptr;
   handler_ = nullptr;
   timer_.reset();  // cancels the wait; the io_context is not touched after this
   response_.clear();
+  if (unanswered) {
+    cancelled();
+  } else {
+    on_cancel_ = nullptr;  // the call is over: nothing it holds is needed
+  }
 }
 
 }  // namespace meridian::rpc

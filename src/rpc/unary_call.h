@@ -9,7 +9,9 @@
 // RESOURCE_EXHAUSTED, UNIMPLEMENTED), stop() (UNAVAILABLE) or the stream's end
 // (the client reset it, the connection broke: nothing is sent). A finish() that
 // loses does nothing, from whatever thread and however late, without touching
-// the connection or the io_context.
+// the connection or the io_context. When the deadline, stop() or the stream's
+// end wins after the handler was called, the handler's on_cancel function runs
+// (on the I/O thread, where it was set; it is dropped when the call detaches).
 //
 // Threads: request(), deadline() and finish() from any thread (the first two
 // are fixed before the handler sees the call); the rest on the I/O thread.
@@ -18,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +46,8 @@ class UnaryCallImpl final : public UnaryCall, public Call {
   std::string_view request() const override { return request_; }
   Clock::time_point deadline() const override { return deadline_; }
   void finish(const Status& status, std::string response) override;
+  // I/O thread (the handler).
+  void set_on_cancel(std::function<void()> fn) override { on_cancel_ = std::move(fn); }
 
   // Call, I/O thread.
   void on_data(const uint8_t* data, size_t size) override;
@@ -59,6 +64,9 @@ class UnaryCallImpl final : public UnaryCall, public Call {
   // The whole request is in: starts the deadline and calls the handler.
   void dispatch();
   void on_deadline();
+  // The answer was claimed other than by the handler's finish(): runs and
+  // drops the handler's on_cancel function.
+  void cancelled();
 
   const std::shared_ptr<OpQueue> ops_;
   const Clock::time_point deadline_;
@@ -72,6 +80,7 @@ class UnaryCallImpl final : public UnaryCall, public Call {
   bool have_request_ = false;
   bool failed_ = false;  // the request was bad and answered; its DATA is ignored
   std::optional<boost::asio::steady_timer> timer_;  // the deadline, while attached
+  std::function<void()> on_cancel_;                 // see UnaryCall::set_on_cancel
   OutgoingMessage response_;
 };
 
