@@ -11,10 +11,13 @@
 #include <boost/asio/io_context.hpp>
 
 #include "api/cluster_service.h"
+#include "api/concurrency.h"
 #include "api/defragmenter.h"
+#include "api/election_service.h"
 #include "api/kv_service.h"
 #include "api/lease_keeper.h"
 #include "api/lease_service.h"
+#include "api/lock_service.h"
 #include "api/maintenance_service.h"
 #include "api/member_publisher.h"
 #include "api/read_pool.h"
@@ -57,6 +60,8 @@ struct EtcdServer::Impl {
   // Declared before the server, so destroyed after it: its handlers call them.
   std::unique_ptr<KvService> kv;
   std::unique_ptr<WatchService> watch;
+  // The Lock and Election services' in-process client (watches on watch's hub).
+  std::shared_ptr<StoreClient> store_client;
   std::unique_ptr<Defragmenter> defragmenter;
   std::unique_ptr<LeaseKeeper> lease_keeper;
   std::unique_ptr<MemberPublisher> publisher;
@@ -93,6 +98,8 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   impl->pool = std::make_unique<ReadPool>(options.read_threads, kReadQueueTasksMax);
   impl->kv = std::make_unique<KvService>(options, backend, impl->pool.get(), metrics);
   impl->watch = std::make_unique<WatchService>(options, backend, metrics);
+  impl->store_client =
+      std::make_shared<StoreClient>(backend, options.limits, impl->pool.get(), impl->watch->hub());
   impl->defragmenter = std::make_unique<Defragmenter>(&backend.kv->store());
   impl->lease_keeper = std::make_unique<LeaseKeeper>(
       backend,
@@ -107,6 +114,7 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   auto server = rpc::Server::start(so, impl->io);
   if (!server.is_ok()) {
     impl->defragmenter->stop();
+    impl->store_client->stop();
     impl->watch->stop();
     impl->kv->stop();
     impl->pool->stop();
@@ -127,6 +135,8 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
                   .pool = impl->pool.get(),
                   .min_ttl = min_lease_ttl(options.election_timeout_ms),
                   .limits = options.limits});
+  register_lock(*impl->server, impl->store_client);
+  register_election(*impl->server, impl->store_client);
   impl->lease_keeper->start();
   register_cluster(*impl->server, backend, options.initial_peer_urls);
   etcdserverpb::Member self;
@@ -163,6 +173,7 @@ void EtcdServer::stop() {
   impl_->lease_keeper->stop();  // keep-alives waiting are answered "server stopped"
   impl_->publisher->stop();
   impl_->kv->stop();
+  impl_->store_client->stop();  // its watches, before the hub stops
   impl_->watch->stop();
   impl_->server->stop();
   impl_->io.stop();

@@ -142,6 +142,8 @@ size_t WatchService::streams_held() const {
   return impl_->reactors.size();
 }
 
+kv::WatchHub* WatchService::hub() const { return impl_->hub.get(); }
+
 void WatchService::stop() {
   {
     std::unique_lock lock(impl_->mu);

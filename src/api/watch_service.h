@@ -13,6 +13,10 @@
 #include "api/etcd_server.h"
 #include "rpc/server.h"
 
+namespace meridian::kv {
+class WatchHub;
+}  // namespace meridian::kv
+
 namespace meridian::api {
 
 class WatchService {
@@ -31,6 +35,9 @@ class WatchService {
   void stop();
   // Streams the server has not yet released (tests: stop() leaves none).
   size_t streams_held() const;
+  // The hub the store feeds, for in-process watchers (api/concurrency.h); they
+  // must close their streams before stop().
+  kv::WatchHub* hub() const;
 
   struct Impl;
 
