@@ -242,10 +242,12 @@ class DeleteWaitImpl final : public StoreClient::DeleteWait,
 
   void cancel() override {
     int64_t id = 0;
+    Reply<pb::ResponseHeader> dropped;  // released outside the lock
     {
       std::lock_guard lock(mu_);
       ended_ = true;
       id = std::exchange(watch_id_, 0);
+      dropped = std::move(done_);
     }
     if (id != 0) unwatch(shared_, id);
   }
@@ -306,17 +308,21 @@ class DeleteWaitImpl final : public StoreClient::DeleteWait,
     look();
   }
 
+  // Taken out once: the request that waits usually holds this wait, and
+  // `done_` holds the request, so keeping it would keep both alive.
   void finish(const rpc::Status& st, const pb::ResponseHeader& header) {
+    Reply<pb::ResponseHeader> done;
     {
       std::lock_guard lock(mu_);
       if (ended_) return;
       ended_ = true;
+      done = std::move(done_);
     }
-    done_(st, header);
+    done(st, header);
   }
 
   const SharedPtr shared_;
-  const Reply<pb::ResponseHeader> done_;
+  Reply<pb::ResponseHeader> done_;  // guarded by mu_ once the wait has started
   pb::RangeRequest older_;
   std::mutex mu_;
   bool ended_ = false;       // guarded by mu_

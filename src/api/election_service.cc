@@ -48,7 +48,11 @@ class CampaignOp : public std::enable_shared_from_this<CampaignOp> {
       : client_(std::move(client)), call_(std::move(call)), req_(std::move(req)) {}
 
   void start() {
-    call_->set_on_cancel([self = shared_from_this()] { self->cancelled(); });
+    // Weak: the call holds this function until it ends, and this request holds
+    // the call; the steps in flight keep the request alive.
+    call_->set_on_cancel([weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->cancelled();
+    });
     with_lease(client_, req_.lease(), [self = shared_from_this()](rpc::Status st, int64_t lease) {
       if (!st.ok()) return self->answer(st);
       self->run(lease);

@@ -30,7 +30,11 @@ class LockOp : public std::enable_shared_from_this<LockOp> {
 
   // On the I/O thread (the handler).
   void start() {
-    call_->set_on_cancel([self = shared_from_this()] { self->cancelled(); });
+    // Weak: the call holds this function until it ends, and this request holds
+    // the call; the steps in flight keep the request alive.
+    call_->set_on_cancel([weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->cancelled();
+    });
     if (req_.lease() != 0) return acquire(req_.lease());
     client_->grant_lease(kSessionTtlSeconds,
                          [self = shared_from_this()](rpc::Status st, int64_t lease) {

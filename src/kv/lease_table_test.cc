@@ -66,8 +66,9 @@ TEST(LeaseCodec, RoundTripsAndRefusesWhatIsNotItsOwn) {
   EXPECT_FALSE(decode_lease_record(rec.substr(0, rec.size() - 1), &r));
   EXPECT_FALSE(decode_lease_record("", &r));
 
-  std::string_view key;
-  EXPECT_TRUE(decode_attachment_key(attachment_key(9, std::string("a\0b", 3)), &id, &key));
+  std::string_view key;  // views the attachment key, which must outlive it
+  const std::string attached = attachment_key(9, std::string("a\0b", 3));
+  EXPECT_TRUE(decode_attachment_key(attached, &id, &key));
   EXPECT_EQ(id, 9);
   EXPECT_EQ(key, std::string_view("a\0b", 3));
   EXPECT_FALSE(decode_attachment_key(attachment_prefix(9), &id, &key));  // no key

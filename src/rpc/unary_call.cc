@@ -148,7 +148,10 @@ ssize_t UnaryCallImpl::read_data(uint8_t* out, size_t size, uint32_t* flags) {
 void UnaryCallImpl::on_closed(uint32_t) { detach(); }
 
 void UnaryCallImpl::abort(bool stopping) {
-  if (answered_.exchange(true, std::memory_order_acq_rel)) return;
+  if (answered_.exchange(true, std::memory_order_acq_rel)) {
+    on_cancel_ = nullptr;  // answered: nothing the function holds is needed
+    return;
+  }
   if (stopping) {
     conn_->respond_trailers_only(stream_id_, {StatusCode::kUnavailable, "the server is stopping"});
   }
