@@ -199,6 +199,23 @@ class TransportImpl final : public Transport {
     }
   }
 
+  void remove_peer(raft::NodeId id) override {
+    if (id == core_->self()) return;
+    std::shared_ptr<Peer> peer;
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return;
+      auto it = peers_.find(id);
+      if (it != peers_.end()) {
+        peer = std::move(it->second);
+        peers_.erase(it);
+      }
+    }
+    if (std::shared_ptr<Inbound> in = core_->mark_removed(id)) in->close(nullptr);
+    log_info("peer {} removed from the cluster: no longer dialed, its handshakes refused", id);
+    if (peer) peer->close(nullptr);
+  }
+
   void stop() override {
     std::map<raft::NodeId, std::shared_ptr<Peer>> peers;
     observe::Registry* registry = nullptr;

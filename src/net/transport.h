@@ -85,6 +85,9 @@ class TransportHandler {
   virtual void on_dropped(raft::NodeId to, GroupId group, raft::MessageType type) = 0;
   // The last chunk of a snapshot message to `to` was written to the socket.
   virtual void on_snapshot_sent(raft::NodeId to, GroupId group) = 0;
+  // Peer `by` refused this node's handshake because it removed this node from
+  // the cluster (Transport::remove_peer there).
+  virtual void on_removed(raft::NodeId /*by*/) {}
 };
 
 struct PeerStats {
@@ -115,6 +118,12 @@ class Transport {
   // one at once. For nodes added to the cluster, and for tests that start every
   // transport on port 0 first. Self is ignored.
   virtual void set_peer(raft::NodeId id, std::string address) = 0;
+  // Forgets a peer (a member removed from the cluster): its connection closes,
+  // what was queued for it is discarded, and later sends to it are dropped. Its
+  // connection to us closes too, and its handshakes from then on are refused
+  // with a reason that tells it it was removed (TransportHandler::on_removed),
+  // as a removed member may not have heard of its removal. Self is ignored.
+  virtual void remove_peer(raft::NodeId id) = 0;
   // Closes every connection and the listener; no handler call after it returns.
   // Must not be called from an io thread, and the io_context must still be run
   // (or be stopped) so that the closes can complete. Idempotent; the destructor

@@ -106,4 +106,26 @@ std::shared_ptr<Inbound> TransportCore::replace_established(raft::NodeId peer,
   return old;
 }
 
+std::shared_ptr<Inbound> TransportCore::mark_removed(raft::NodeId peer) {
+  std::lock_guard lock(mu_);
+  removed_.insert(peer);
+  auto it = established_.find(peer);
+  if (it == established_.end()) return nullptr;
+  std::shared_ptr<Inbound> conn = it->second.lock();
+  established_.erase(it);
+  return conn;
+}
+
+bool TransportCore::is_removed(raft::NodeId peer) const {
+  std::lock_guard lock(mu_);
+  return removed_.contains(peer);
+}
+
+void TransportCore::report_removed(raft::NodeId by) {
+  if (stopped()) return;
+  std::shared_lock lock(handler_mu_);
+  if (stopped()) return;
+  handler_->on_removed(by);
+}
+
 }  // namespace meridian::net::detail

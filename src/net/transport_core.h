@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <vector>
 
@@ -92,6 +93,12 @@ class TransportCore {
   // it replaces (to be closed), if still alive.
   std::shared_ptr<Inbound> replace_established(raft::NodeId peer,
                                                const std::shared_ptr<Inbound>& conn);
+  // `peer` was removed from the cluster: its handshakes are refused from now on
+  // (is_removed). Returns its established inbound connection, to be closed.
+  std::shared_ptr<Inbound> mark_removed(raft::NodeId peer);
+  bool is_removed(raft::NodeId peer) const;
+  // A listener refused us because it removed us: tells the handler.
+  void report_removed(raft::NodeId by);
 
  private:
   boost::asio::io_context& io_;
@@ -106,6 +113,7 @@ class TransportCore {
   std::map<raft::NodeId, std::shared_ptr<PeerCounters>> counters_;  // guarded by mu_
   std::vector<std::weak_ptr<Inbound>> inbound_;                     // guarded by mu_
   std::map<raft::NodeId, std::weak_ptr<Inbound>> established_;      // guarded by mu_
+  std::set<raft::NodeId> removed_;                                  // guarded by mu_
   std::atomic<uint64_t> refused_unattributed_{0};
 };
 

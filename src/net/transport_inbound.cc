@@ -113,6 +113,10 @@ void Inbound::on_hello_frame(const Frame& frame) {
   } else if (h.from == o.self || h.from == raft::kNoNode) {
     refuse(from, fmt::format("dialer claims node id {}", h.from),
            fmt::format("node id {} is not valid for a dialer of node {}", h.from, o.self));
+  } else if (core_->is_removed(h.from)) {
+    refuse(from, fmt::format("node {} was removed from the cluster", h.from),
+           fmt::format("{}node {} removed node {} from the cluster", kRemovedReasonPrefix, o.self,
+                       h.from));
   } else if (hello_decoder_.buffered() != 0) {
     refuse(from, "data sent before the HelloAck", "data sent before the HelloAck");
   } else {

@@ -245,6 +245,8 @@ void Peer::read_ack(const std::shared_ptr<Conn>& conn) {
       self->fail(conn, Failure::kRefused,
                  fmt::format("bad HelloAck: {}", ack.status().to_string()));
     } else if (!ack.value().accepted) {
+      if (ack.value().reason.starts_with(kRemovedReasonPrefix))
+        self->core_->report_removed(self->id_);
       self->fail(conn, Failure::kRefused, ack.value().reason);
     } else if (conn->decoder.buffered() != 0) {
       self->fail(conn, Failure::kRefused, "unexpected data after the HelloAck");

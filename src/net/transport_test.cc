@@ -272,6 +272,32 @@ TEST(TransportTest, UnreachablePeerDropsThenReconnects) {
   EXPECT_EQ(b->handler.received()[0].env.message.entries[0].data, "after");
 }
 
+// A removed peer is forgotten both ways: a no longer dials it, and b, whose
+// connection to a closes, is refused with a reason that says it was removed.
+TEST(TransportTest, ARemovedPeerIsNoLongerDialedAndLearnsItWasRemoved) {
+  IoThreads io;
+  auto a = start_node(io.io(), test_options(1));
+  auto b = start_node(io.io(), test_options(2));
+  testing::link_all({a.get(), b.get()});
+  ASSERT_TRUE(testing::all_connected({a.get(), b.get()}));
+  a->transport->remove_peer(NodeId{2});
+  a->transport->remove_peer(NodeId{7});  // unknown: ignored
+  ASSERT_TRUE(eventually([&] { return !a->stats(2).connected; }));
+  a->send(2, {make_append(1, 2, 1, 1, "after removal")});
+  ASSERT_TRUE(eventually([&] { return a->handler.dropped_count() == 1; }));
+  // Stays gone: no redial brings the connection back.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(a->stats(2).connected);
+  EXPECT_EQ(b->handler.received_count(), 0u);
+  ASSERT_TRUE(eventually([&] { return b->handler.removed_by() == 1; }));
+  EXPECT_FALSE(b->stats(1).connected);
+  EXPECT_GE(b->stats(1).refused, 1u);
+  EXPECT_EQ(a->handler.removed_by(), 0u);
+  b->send(1, {make_append(2, 1, 1, 1, "b to a")});
+  ASSERT_TRUE(eventually([&] { return b->handler.dropped_count() >= 1; }));
+  EXPECT_EQ(a->handler.received_count(), 0u);
+}
+
 TEST(TransportTest, FullQueueDropsTheExcess) {
   IoThreads io;
   TransportOptions oa = test_options(1);

@@ -61,6 +61,9 @@ class Recorder : public TransportHandler {
   void on_messages(raft::NodeId from, std::vector<Envelope> batch) override;
   void on_dropped(raft::NodeId to, GroupId group, raft::MessageType type) override;
   void on_snapshot_sent(raft::NodeId to, GroupId group) override;
+  void on_removed(raft::NodeId by) override { removed_by_.store(by.value()); }
+  // The peer that last said it removed this node (0: none).
+  uint64_t removed_by() const { return removed_by_.load(); }
 
   std::vector<Received> received() const;
   size_t received_count() const;
@@ -79,6 +82,7 @@ class Recorder : public TransportHandler {
   std::vector<std::pair<raft::NodeId, GroupId>> snapshots_sent_;  // guarded by mu_
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> violations_{0};
+  std::atomic<uint64_t> removed_by_{0};
 };
 
 // One transport and its handler.

@@ -44,6 +44,10 @@ struct HelloAck {
   bool operator==(const HelloAck&) const = default;
 };
 
+// A refusal whose reason starts with this tells the dialer that the listener
+// removed it from the cluster (it may not have applied its own removal).
+inline constexpr std::string_view kRemovedReasonPrefix = "removed: ";
+
 std::string encode_hello(const Hello& h);
 base::Result<Hello> decode_hello(std::string_view payload);
 std::string encode_hello_ack(const HelloAck& a);

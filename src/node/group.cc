@@ -219,6 +219,32 @@ void Group::propose(std::string command, Node::ProposeDone done) {
   env_->wake(id_);
 }
 
+void Group::propose_membership(MembershipChange change, Node::ProposeDone done) {
+  // Checked here for a quick answer; checked again, authoritatively, when applied.
+  if (Status s = check_membership_change(conf_state_, change.type, change.node); !s.is_ok()) {
+    done(s);
+    return;
+  }
+  const uint64_t rid = env_->next_request_id();
+  raft::ConfChange cc;
+  cc.changes.push_back(raft::ConfChangeSingle{change.type, change.node});
+  cc.context = encode_request({env_->self, rid}, change.context);
+  Status s = replica_->propose_conf_change(cc);
+  if (!s.is_ok()) {
+    ++proposals_failed_;
+    // The leader refuses a second change while one is not yet applied.
+    done(is_leader() ? Status(Code::kFailedPrecondition,
+                              cat("group ", id_, ": another membership change is in progress (",
+                                  s.message(), "); try again once it is applied"))
+                     : not_leader_status());
+    return;
+  }
+  proposals_.emplace(rid, PendingProposal{std::move(done),
+                                          Clock::now() + std::chrono::milliseconds(
+                                                             env_->options->proposal_timeout_ms)});
+  env_->wake(id_);
+}
+
 void Group::read(bool linearizable, Node::Query query, Node::ReadDone done) {
   if (!linearizable) {
     done(query(*sm_));
@@ -485,14 +511,7 @@ void Group::apply(const raft::Entry& e) {
   recent_sizes_.emplace_back(e.index, e.data.size());
   if (recent_sizes_.size() > env_->options->snapshot_catchup_entries) recent_sizes_.pop_front();
   if (e.type == raft::EntryType::kConfChange) {
-    auto cc = raft::decode_conf_change(e.data);
-    if (!cc.is_ok()) {
-      env_->fail(Status(Code::kCorruption,
-                        cat("group ", id_, ": committed entry ", e.index,
-                            " holds a bad membership change: ", cc.status().message())));
-      return;
-    }
-    conf_state_ = replica_->apply_conf_change(cc.value());
+    apply_conf_change(e);
     return;
   }
   if (e.data.empty()) return;  // a new leader's no-op
@@ -518,6 +537,58 @@ void Group::apply(const raft::Entry& e) {
   proposals_.erase(it);
   ++proposals_committed_;
   done(ProposeResult{e.index, std::move(result)});
+}
+
+// A change proposed through propose_membership carries its proposer's request
+// header and a context for the state machine; Raft's own (leaving a joint
+// configuration) carries neither. Every member reaches the same verdict from the
+// same configuration, so a refused change leaves every replica as it was.
+void Group::apply_conf_change(const raft::Entry& e) {
+  auto cc = raft::decode_conf_change(e.data);
+  if (!cc.is_ok()) {
+    env_->fail(
+        Status(Code::kCorruption, cat("group ", id_, ": committed entry ", e.index,
+                                      " holds a bad membership change: ", cc.status().message())));
+    return;
+  }
+  std::optional<std::pair<RequestHeader, std::string_view>> req;
+  if (!cc.value().context.empty()) req = decode_request(cc.value().context);
+  const bool single = cc.value().changes.size() == 1;
+  Status verdict;
+  if (single) {
+    const raft::ConfChangeSingle& c = cc.value().changes[0];
+    verdict = check_membership_change(conf_state_, c.type, c.node);
+  }
+  if (verdict.is_ok()) {
+    const raft::ConfState before = conf_state_;
+    conf_state_ = replica_->apply_conf_change(cc.value());
+    if (conf_state_ == before && !cc.value().leave_joint()) {
+      verdict = Status(Code::kFailedPrecondition,
+                       cat("group ", id_, ": Raft refused the membership change ", cc.value(),
+                           " (it would leave the group without a voter)"));
+    }
+  }
+  if (!verdict.is_ok()) {
+    glog_warn(id_, "membership change at index {} refused: {}", e.index, verdict.message());
+    if (req) fail_proposal(req->first, verdict);
+    return;
+  }
+  if (single) {
+    const raft::ConfChangeSingle& c = cc.value().changes[0];
+    glog_info(id_, "{}",
+              cat("membership change at index ", e.index, ": ", cc.value(), "; now ", conf_state_));
+    if (e.index > sm_holds_) {
+      sm_->apply_membership(e.index, c, req ? req->second : std::string_view());
+    }
+    if (env_->membership_changed) env_->membership_changed(id_, c);
+  }
+  if (!req || req->first.origin != env_->self) return;
+  auto it = proposals_.find(req->first.request_id);
+  if (it == proposals_.end()) return;
+  auto done = std::move(it->second.done);
+  proposals_.erase(it);
+  ++proposals_committed_;
+  done(ProposeResult{e.index, std::string()});
 }
 
 void Group::fail_proposal(const RequestHeader& h, const Status& why) {

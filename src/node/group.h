@@ -22,6 +22,7 @@
 #include "base/ids.h"
 #include "base/status.h"
 #include "net/wire.h"
+#include "node/membership.h"
 #include "node/node.h"
 #include "node/node_options.h"
 #include "node/request_codec.h"
@@ -57,6 +58,8 @@ struct GroupEnv {
   std::function<void(bool)> no_space;
   // Fresh request ids, unique in this process and across its restarts.
   std::function<uint64_t()> next_request_id;
+  // A membership change took effect in the group (after the state machine saw it).
+  std::function<void(GroupId, const raft::ConfChangeSingle&)> membership_changed;
 };
 
 class Group {
@@ -73,6 +76,9 @@ class Group {
   // `received`: a kSnapshot's data, stored by the transport (net/wire.h).
   void step(raft::Message m, std::shared_ptr<net::ReceivedSnapshot> received = nullptr);
   void propose(std::string command, Node::ProposeDone done);
+  // Answered once the change is applied here (ProposeResult with no result), or
+  // with why it was refused (node/membership.h) or could not be proposed.
+  void propose_membership(MembershipChange change, Node::ProposeDone done);
   void read(bool linearizable, Node::Query query, Node::ReadDone done);
   void transfer_leader(raft::NodeId target);
   void report_unreachable(raft::NodeId peer);
@@ -83,6 +89,8 @@ class Group {
   void fail_all(const base::Status& why);
 
   bool is_leader() const { return replica_->role() == raft::Role::kLeader; }
+  // In the group's configuration as this member has applied it.
+  bool has_member(raft::NodeId id) const { return is_member(conf_state_, id); }
   raft::NodeId leader() const { return replica_->leader(); }
   // The voter (not this node, in `reachable`, recently active) with the highest
   // match index: the one that can take over soonest. kNoNode when there is none.
@@ -114,6 +122,7 @@ class Group {
   bool only_commit_moved(const raft::Ready& rd);
   void finish_ready(raft::Ready& rd);
   void apply(const raft::Entry& e);
+  void apply_conf_change(const raft::Entry& e);
   // Fails the waiting proposal of this request, if this node made it.
   void fail_proposal(const RequestHeader& h, const base::Status& why);
   // Hands a message to the node for sending (attaching a durable machine's image).

@@ -82,6 +82,7 @@ struct Node::Impl final : net::TransportHandler {
   std::atomic<bool> storage_failed{false};
   std::atomic<bool> no_space{false};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> removed{false};  // from every group (on_membership_changed)
 
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -159,6 +160,15 @@ struct Node::Impl final : net::TransportHandler {
         g->report_unreachable(to);
       }
     });
+  }
+
+  void on_removed(raft::NodeId by) override {
+    if (!removed.exchange(true)) {
+      log_warn(
+          "node {} was removed from the cluster (node {} refuses it): no member will talk "
+          "to it again",
+          options.id, by);
+    }
   }
 
   void on_snapshot_sent(raft::NodeId to, GroupId group_id) override {
@@ -242,7 +252,12 @@ struct Node::Impl final : net::TransportHandler {
     if (!id.value()) {
       if (Status s = bootstrap(); !s.is_ok()) return s;
       if (Status s = write_identity(&fs, options.data_dir, want); !s.is_ok()) return s;
-      log_info("bootstrapped {} group(s) with members {}", options.groups, members_text());
+      if (options.join_existing) {
+        log_info("joining a running cluster ({} group(s)) through members {}", options.groups,
+                 members_text());
+      } else {
+        log_info("bootstrapped {} group(s) with members {}", options.groups, members_text());
+      }
     }
     return Status::ok();
   }
@@ -262,8 +277,16 @@ struct Node::Impl final : net::TransportHandler {
 
   // Every initial member starts each group from the same snapshot at index 1 that
   // holds the membership (term 1), so no member needs to be told the cluster's
-  // shape later and any of them may win the first election.
+  // shape later and any of them may win the first election. A node joining a
+  // running cluster starts each group empty, a member of nothing: the leader
+  // finds its log behind its own first entry and sends it a snapshot, which
+  // brings the membership, state and all.
   Status bootstrap() {
+    if (options.join_existing) {
+      storage::WriteBatch batch;
+      for (uint32_t i = 1; i <= options.groups; ++i) batch.set_hard_state(GroupId{i}, {});
+      return committer->write_sync(std::move(batch));
+    }
     raft::ConfState conf;
     for (const auto& [id, addr] : options.initial_cluster) conf.voters.push_back(id);
     for (uint32_t i = 1; i <= options.groups; ++i) {
@@ -321,12 +344,32 @@ struct Node::Impl final : net::TransportHandler {
       }
     };
     env.next_request_id = [this] { return request_ids.fetch_add(1) + 1; };
+    env.membership_changed = [this](GroupId, const raft::ConfChangeSingle& c) {
+      on_membership_changed(c);
+    };
     for (GroupId g : engine->groups()) {
       auto group = Group::open(g, &env, make_state_machine(g), seed_source());
       if (!group.is_ok()) return group.status();
       groups.emplace(g, std::move(group).value());
     }
     return Status::ok();
+  }
+
+  // A node that is a member of no group any more: this one stops being a
+  // member (removed()), another one stops being dialed.
+  void on_membership_changed(const raft::ConfChangeSingle& c) {
+    if (c.type != raft::ConfChangeType::kRemoveNode) return;
+    for (auto& [id, g] : groups) {
+      if (g->has_member(c.node)) return;
+    }
+    if (c.node == options.id) {
+      if (!removed.exchange(true)) {
+        log_warn("node {} was removed from the cluster: no member will talk to it again",
+                 options.id);
+      }
+    } else if (transport) {
+      transport->remove_peer(c.node);
+    }
   }
 
   void fail(const Status& s) {
@@ -507,6 +550,32 @@ void Node::read(GroupId group, bool linearizable, Query query, ReadDone done) {
         g->read(linearizable, std::move(query), std::move(done));
       });
 }
+
+void Node::propose_membership(GroupId group, MembershipChange change, ProposeDone done) {
+  if (impl_->stopping.load()) {
+    done(Status(Code::kUnavailable, cat("node ", impl_->options.id, " is stopping")));
+    return;
+  }
+  impl_->post([this, group, change = std::move(change), done = std::move(done)]() mutable {
+    Group* g = impl_->group(group);
+    if (g == nullptr) {
+      done(Status(Code::kNotFound, cat("no group ", group)));
+      return;
+    }
+    if (impl_->storage_failed.load()) {
+      done(Status(Code::kUnavailable, "this node's storage failed"));
+      return;
+    }
+    g->propose_membership(std::move(change), std::move(done));
+  });
+}
+
+void Node::set_peer(raft::NodeId id, std::string address) {
+  // The transport takes it from any thread; it exists from start() to stop().
+  if (impl_->transport && !impl_->stopping.load()) impl_->transport->set_peer(id, address);
+}
+
+bool Node::removed() const { return impl_->removed.load(); }
 
 void Node::transfer_leader(GroupId group, raft::NodeId target) {
   impl_->post([this, group, target] {

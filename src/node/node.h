@@ -34,6 +34,7 @@
 
 #include "base/ids.h"
 #include "base/status.h"
+#include "node/membership.h"
 #include "node/node_options.h"
 #include "node/state_machine.h"
 #include "observe/metrics.h"
@@ -103,6 +104,22 @@ class Node {
   using Query = std::function<std::string(const StateMachine&)>;
   using ReadDone = std::function<void(base::Result<std::string>)>;
   void read(GroupId group, bool linearizable, Query query, ReadDone done);
+
+  // Proposes a membership change of one group (node/membership.h); `done` (on
+  // the raft thread) once it is applied here, or with why it was refused: a
+  // change that does not fit the group's membership (kFailedPrecondition),
+  // another change still in progress (kFailedPrecondition), no leader
+  // (kNotLeader), or a timeout (kUnavailable; it may still be applied).
+  // A member removed from every group leaves the transport's peers; this node's
+  // own removal sets removed().
+  void propose_membership(GroupId group, MembershipChange change, ProposeDone done);
+  // Where peer `id`'s peer port is ("host:port"): for members added after the
+  // start, whose addresses the application replicates (kv member records).
+  // Any thread.
+  void set_peer(raft::NodeId id, std::string address);
+  // This node was removed from every group it hosted (it should stop: no
+  // member will talk to it again).
+  bool removed() const;
 
   // Asks the group's leader to hand leadership to `target` (tests, operators).
   void transfer_leader(GroupId group, raft::NodeId target);

@@ -22,6 +22,11 @@ struct NodeOptions {
   raft::NodeId id;
   // Members a new cluster starts with: id -> "host:port" of the peer port.
   std::map<raft::NodeId, std::string> initial_cluster;
+  // Join a running cluster (etcd's --initial-cluster-state existing) instead of
+  // starting a new one: the groups start empty, and this node waits for the
+  // leader to send it the state (it must have been added, MemberAdd, first).
+  // initial_cluster then names the running members, to reach them.
+  bool join_existing = false;
   // Names the cluster; nodes whose tokens differ refuse each other.
   std::string cluster_token = "meridian";
   std::string data_dir;

@@ -17,7 +17,7 @@ using base::cat;
 using base::Result;
 using base::Status;
 
-NodeCluster::NodeCluster(int size, std::function<void(NodeOptions&)> tweak) {
+NodeCluster::NodeCluster(int size, std::function<void(NodeOptions&)> tweak) : tweak_(tweak) {
   char tmpl[] = "/tmp/meridian-node-test-XXXXXX";
   root_ = ::mkdtemp(tmpl);
   std::map<raft::NodeId, std::string> members;
@@ -52,6 +52,25 @@ NodeCluster::~NodeCluster() {
   nodes_.clear();
   std::error_code ec;
   std::filesystem::remove_all(root_, ec);
+}
+
+int NodeCluster::add_joiner() {
+  const int i = size() + 1;
+  NodeOptions o = options_.front();
+  o.id = raft::NodeId{static_cast<uint64_t>(i)};
+  o.listen_peer_port = base::free_loopback_port();
+  o.initial_cluster[o.id] = cat("127.0.0.1:", o.listen_peer_port);
+  o.data_dir = cat(root_, "/node-", i);
+  o.join_existing = true;
+  if (tweak_) tweak_(o);
+  options_.push_back(std::move(o));
+  nodes_.resize(i);
+  registries_.resize(i);
+  return i;
+}
+
+std::string NodeCluster::address(int i) const {
+  return cat("127.0.0.1:", options_[i - 1].listen_peer_port);
 }
 
 Status NodeCluster::start(int i) {
@@ -111,6 +130,15 @@ Result<ProposeResult> NodeCluster::put(int i, GroupId group, const std::string& 
   auto f = p.get_future();
   nodes_[i - 1]->propose(group, encode_put(key, value),
                          [&p](Result<ProposeResult> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+Result<ProposeResult> NodeCluster::change_membership(int i, GroupId group,
+                                                     MembershipChange change) {
+  std::promise<Result<ProposeResult>> p;
+  auto f = p.get_future();
+  nodes_[i - 1]->propose_membership(group, std::move(change),
+                                    [&p](Result<ProposeResult> r) { p.set_value(std::move(r)); });
   return f.get();
 }
 

@@ -20,6 +20,12 @@ class NodeCluster {
   explicit NodeCluster(int size, std::function<void(NodeOptions&)> tweak = nullptr);
   ~NodeCluster();
 
+  // Makes the options of one more node, not yet a member: it joins the running
+  // cluster when started (join_existing), after it was added. Returns its index.
+  int add_joiner();
+  // Node i's peer address ("127.0.0.1:port").
+  std::string address(int i) const;
+
   base::Status start(int i);  // 1-based
   void stop(int i);           // graceful
   void crash(int i);          // drops the node without the graceful hand-over
@@ -35,11 +41,13 @@ class NodeCluster {
                                   const std::string& value);
   base::Result<std::optional<std::string>> get(int i, GroupId group, const std::string& key,
                                                bool linearizable);
+  base::Result<ProposeResult> change_membership(int i, GroupId group, MembershipChange change);
   // Waits until node i's applied index for `group` reaches `index`.
   bool wait_applied(int i, GroupId group, raft::Index index, std::chrono::milliseconds timeout);
   std::optional<GroupStatus> group_status(int i, GroupId group);
 
  private:
+  std::function<void(NodeOptions&)> tweak_;
   std::string root_;
   std::vector<NodeOptions> options_;
   std::vector<std::unique_ptr<Node>> nodes_;

@@ -29,6 +29,12 @@ class StateMachine {
   // Replaces the whole state with a snapshot's; kCorruption if it does not decode
   // (the state is then unchanged).
   virtual base::Status restore(std::string_view data) = 0;
+  // A membership change committed at `index` and now in effect in the group's
+  // Raft configuration (node/membership.h), with the context its proposer gave.
+  // Like apply(), deterministic; a durable machine records `index` as applied.
+  // Changes the group refused never come here. Default: nothing kept.
+  virtual void apply_membership(raft::Index /*index*/, const raft::ConfChangeSingle& /*change*/,
+                                std::string_view /*context*/) {}
 
   // The same two for states too large to hold in memory. image() is the state
   // as snapshot() would give it, fixed now (at the applied index) but read
