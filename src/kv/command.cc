@@ -20,7 +20,7 @@ std::optional<Command> decode_command(std::string_view data) {
   if (data.size() < 2 || static_cast<uint8_t>(data[0]) != kCommandVersion) return std::nullopt;
   const auto type = static_cast<uint8_t>(data[1]);
   if (type < static_cast<uint8_t>(CommandType::kPut) ||
-      type > static_cast<uint8_t>(CommandType::kAlarm)) {
+      type > static_cast<uint8_t>(CommandType::kMemberPeerUrls)) {
     return std::nullopt;
   }
   return Command{static_cast<CommandType>(type), data.substr(2)};

@@ -30,6 +30,7 @@ enum class CommandType : uint8_t {
   kLeaseExpire = 8,       // lease_codec.h's expiry payload; result: LeaseRevokeResponse
   kMemberAttributes = 9,  // etcdserverpb.Member: a member's own record; result: empty
   kAlarm = 10,            // etcdserverpb.AlarmRequest (ACTIVATE or DEACTIVATE)
+  kMemberPeerUrls = 11,   // etcdserverpb.MemberUpdateRequest: a member's new peer URLs
 };
 
 struct Command {

@@ -18,9 +18,9 @@ TEST(Command, RefusesUnknownVersionOrType) {
   EXPECT_FALSE(decode_command(std::string("\x01", 1)));
   EXPECT_FALSE(decode_command(std::string("\x02\x01", 2)));
   EXPECT_FALSE(decode_command(std::string("\x01\x00", 2)));
-  EXPECT_FALSE(decode_command(std::string("\x01\x0b", 2)));
+  EXPECT_FALSE(decode_command(std::string("\x01\x0c", 2)));
   EXPECT_TRUE(decode_command(std::string("\x01\x04", 2)));
-  EXPECT_TRUE(decode_command(std::string("\x01\x0a", 2)));
+  EXPECT_TRUE(decode_command(std::string("\x01\x0b", 2)));
 }
 
 TEST(Result, CarriesTheResponseOnlyWhenOk) {

@@ -104,7 +104,19 @@ std::string KvStateMachine::apply(raft::Index index, std::string_view command) {
         s.mark_applied(index);
         return encode_result(Errc::kCorrupt, "");
       }
-      return encode_result(s.put_member(index, member), "");
+      const Errc e = s.put_member(index, member);
+      members_changed();
+      return encode_result(e, "");
+    }
+    case CommandType::kMemberPeerUrls: {
+      etcdpb::MemberUpdateRequest req;
+      if (!req.ParseFromArray(cmd->request.data(), static_cast<int>(cmd->request.size()))) {
+        s.mark_applied(index);
+        return encode_result(Errc::kCorrupt, "");
+      }
+      const Errc e = s.set_member_peer_urls(index, req.id(), req.peerurls());
+      members_changed();
+      return encode_result(e, "");
     }
   }
   store_->mark_applied(index);
@@ -113,12 +125,49 @@ std::string KvStateMachine::apply(raft::Index index, std::string_view command) {
 
 std::string KvStateMachine::snapshot() const { return store_->snapshot(); }
 
-base::Status KvStateMachine::restore(std::string_view data) { return store_->restore(data); }
+void KvStateMachine::apply_membership(raft::Index index, const raft::ConfChangeSingle& change,
+                                      std::string_view context) {
+  const uint64_t id = change.node.value();
+  etcdpb::Member member;
+  if (change.type == raft::ConfChangeType::kRemoveNode) {
+    store_->remove_member(index, id);
+  } else if (!context.empty() &&
+             member.ParseFromArray(context.data(), static_cast<int>(context.size())) &&
+             member.id() == id) {
+    store_->add_member(index, member);
+  } else {
+    store_->mark_applied(index);  // a promotion (no context): the record stays
+    return;
+  }
+  members_changed();
+}
+
+void KvStateMachine::set_members_observer(std::function<void()> observer) {
+  std::lock_guard lock(observer_mu_);
+  members_observer_ = std::move(observer);
+}
+
+void KvStateMachine::members_changed() {
+  std::function<void()> observer;
+  {
+    std::lock_guard lock(observer_mu_);
+    observer = members_observer_;
+  }
+  if (observer) observer();
+}
+
+base::Status KvStateMachine::restore(std::string_view data) {
+  base::Status s = store_->restore(data);
+  members_changed();
+  return s;
+}
 
 std::unique_ptr<base::ByteSource> KvStateMachine::image() const { return store_->image(); }
 
 base::Status KvStateMachine::restore_from(base::ByteSource& source) {
-  return store_->restore_from(source);
+  base::Status s = store_->restore_from(source);
+  members_changed();
+  return s;
 }
 
 raft::Index KvStateMachine::durable_applied_index() const {

@@ -5,7 +5,9 @@
 // replays only newer entries).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,10 @@ class KvStateMachine final : public node::StateMachine {
   base::Status restore(std::string_view data) override;
   std::unique_ptr<base::ByteSource> image() const override;
   base::Status restore_from(base::ByteSource& source) override;
+  // MemberAdd's change carries the new member's record (etcdserverpb.Member)
+  // as context: it is stored; a removal drops the member's record.
+  void apply_membership(raft::Index index, const raft::ConfChangeSingle& change,
+                        std::string_view context) override;
   bool durable() const override { return true; }
   raft::Index durable_applied_index() const override;
   base::Status sync(raft::Index applied) override;
@@ -31,8 +37,17 @@ class KvStateMachine final : public node::StateMachine {
   MvccStore& store() { return *store_; }
   const MvccStore& store() const { return *store_; }
 
+  // Called on the apply thread whenever the member records may have changed (a
+  // record written or removed, a snapshot restored): the server keeps the
+  // node's peer addresses in step with them. May be set from any thread.
+  void set_members_observer(std::function<void()> observer);
+
  private:
+  void members_changed();
+
   std::unique_ptr<MvccStore> store_;
+  std::mutex observer_mu_;
+  std::function<void()> members_observer_;  // guarded by observer_mu_
 };
 
 }  // namespace meridian::kv

@@ -73,8 +73,8 @@ TEST_F(KvStateMachineTest, StoreErrorsBecomeResults) {
 
 TEST_F(KvStateMachineTest, GarbageIsCorruptButApplied) {
   // The type after the last one is unknown.
-  const std::string unknown_type{'\x01',
-                                 static_cast<char>(static_cast<int>(CommandType::kAlarm) + 1)};
+  const std::string unknown_type{
+      '\x01', static_cast<char>(static_cast<int>(CommandType::kMemberPeerUrls) + 1)};
   for (const std::string& bad :
        {std::string(), std::string("\x02\x01", 2), unknown_type, std::string("\x01", 1)}) {
     const auto r = decode_result(sm_.apply(raft::Index{++index_}, bad));
@@ -89,6 +89,39 @@ TEST_F(KvStateMachineTest, GarbageIsCorruptButApplied) {
   EXPECT_EQ(r->errc, Errc::kCorrupt);
   EXPECT_EQ(sm_.durable_applied_index(), raft::Index{index_});
   EXPECT_EQ(sm_.store().revision(), 1);
+}
+
+// Membership changes keep the member records, the cluster's address book, and
+// tell the observer each time they may have changed.
+TEST_F(KvStateMachineTest, MembershipChangesKeepTheMemberRecordsAndTellTheObserver) {
+  int told = 0;
+  sm_.set_members_observer([&] { ++told; });
+  etcdpb::Member added;
+  added.set_id(4);
+  added.add_peerurls("http://127.0.0.1:4380");
+  sm_.apply_membership(raft::Index{++index_}, {raft::ConfChangeType::kAddLearner, raft::NodeId{4}},
+                       added.SerializeAsString());
+  EXPECT_EQ(told, 1);
+  ASSERT_TRUE(sm_.store().member(4).has_value());
+  EXPECT_EQ(sm_.store().member(4)->peerurls(0), "http://127.0.0.1:4380");
+  // A promotion carries no record: nothing changes but the applied index.
+  sm_.apply_membership(raft::Index{++index_}, {raft::ConfChangeType::kAddVoter, raft::NodeId{4}},
+                       "");
+  EXPECT_EQ(told, 1);
+  EXPECT_EQ(sm_.durable_applied_index(), raft::Index{index_});
+  etcdpb::MemberUpdateRequest update;
+  update.set_id(4);
+  update.add_peerurls("http://127.0.0.1:4390");
+  ASSERT_EQ(apply(CommandType::kMemberPeerUrls, update), Errc::kOk);
+  EXPECT_EQ(told, 2);
+  EXPECT_EQ(sm_.store().member(4)->peerurls(0), "http://127.0.0.1:4390");
+  sm_.apply_membership(raft::Index{++index_}, {raft::ConfChangeType::kRemoveNode, raft::NodeId{4}},
+                       "");
+  EXPECT_EQ(told, 3);
+  EXPECT_EQ(sm_.store().member(4)->peerurls_size(), 0);
+  ASSERT_TRUE(sm_.restore(sm_.snapshot()).is_ok());
+  EXPECT_EQ(told, 4);
+  EXPECT_EQ(sm_.durable_applied_index(), raft::Index{index_});
 }
 
 TEST_F(KvStateMachineTest, SnapshotAndRestoreDelegate) {

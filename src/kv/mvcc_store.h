@@ -39,6 +39,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,9 +138,24 @@ class MvccStore {
   // deletes, reads and compactions go on, as etcd's. Always kOk.
   Errc alarm(raft::Index index, const etcdpb::AlarmRequest& req, etcdpb::AlarmResponse* resp);
 
-  // --- members: what each member publishes of itself (member_codec.h) ---
-  // Replaces member.id()'s record (isLearner is not kept). Always kOk.
+  // --- members: their addresses and what each publishes of itself ---
+  // (member_codec.h). isLearner is never kept: the Raft configuration says.
+  // A member's own record (it publishes it at every start): its name and
+  // client URLs replace the stored ones; the stored peer URLs are kept when
+  // there are some (MemberAdd or MemberUpdate set them, and a restart must not
+  // undo that). Always kOk.
   Errc put_member(raft::Index index, const etcdpb::Member& member);
+  // A member added (MemberAdd): its record as given. Always kOk.
+  Errc add_member(raft::Index index, const etcdpb::Member& member);
+  // MemberUpdate: the member's peer URLs replaced (a record made if it had
+  // none yet). Always kOk.
+  Errc set_member_peer_urls(raft::Index index, uint64_t id,
+                            const google::protobuf::RepeatedPtrField<std::string>& peer_urls);
+  // A member removed: its record stays, without URLs (so that its id is never
+  // given to a new member, and nothing dials it). Always kOk.
+  Errc remove_member(raft::Index index, uint64_t id);
+  // One member's record, if it has one (any thread).
+  std::optional<etcdpb::Member> member(uint64_t id) const;
 
   // Records `index` as applied without changing data (for entries the state
   // machine skips), so that a restart need not replay them.

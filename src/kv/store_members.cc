@@ -12,16 +12,69 @@
 
 namespace meridian::kv {
 
+namespace {
+
+// Writes member `id`'s record in one batch with the applied index.
+void write_member(MvccStore::Impl& impl, raft::Index index, int64_t revision, uint64_t id,
+                  const etcdpb::Member* record) {
+  rocksdb::WriteBatch batch;
+  etcdpb::Member kept = *record;
+  kept.clear_islearner();
+  batch.Put(member_key(id), kept.SerializeAsString());
+  put_applied(&batch, index, revision);
+  impl.write(&batch);
+  impl.applied_index.store(index.value(), std::memory_order_release);
+}
+
+}  // namespace
+
 Errc MvccStore::put_member(raft::Index index, const etcdpb::Member& member) {
   assert_complete(*impl_);
-  rocksdb::WriteBatch batch;
-  etcdpb::Member kept = member;
-  kept.clear_islearner();
-  batch.Put(member_key(member.id()), kept.SerializeAsString());
-  put_applied(&batch, index, revision());
-  impl_->write(&batch);
-  impl_->applied_index.store(index.value(), std::memory_order_release);
+  etcdpb::Member record = member;
+  if (std::optional<etcdpb::Member> stored = this->member(member.id());
+      stored && stored->peerurls_size() > 0) {
+    *record.mutable_peerurls() = stored->peerurls();
+  }
+  write_member(*impl_, index, revision(), member.id(), &record);
   return Errc::kOk;
+}
+
+Errc MvccStore::add_member(raft::Index index, const etcdpb::Member& member) {
+  assert_complete(*impl_);
+  write_member(*impl_, index, revision(), member.id(), &member);
+  return Errc::kOk;
+}
+
+Errc MvccStore::set_member_peer_urls(
+    raft::Index index, uint64_t id,
+    const google::protobuf::RepeatedPtrField<std::string>& peer_urls) {
+  assert_complete(*impl_);
+  etcdpb::Member record = member(id).value_or(etcdpb::Member());
+  record.set_id(id);
+  *record.mutable_peerurls() = peer_urls;
+  write_member(*impl_, index, revision(), id, &record);
+  return Errc::kOk;
+}
+
+Errc MvccStore::remove_member(raft::Index index, uint64_t id) {
+  assert_complete(*impl_);
+  etcdpb::Member record;
+  record.set_id(id);
+  if (std::optional<etcdpb::Member> stored = member(id)) record.set_name(stored->name());
+  write_member(*impl_, index, revision(), id, &record);
+  return Errc::kOk;
+}
+
+std::optional<etcdpb::Member> MvccStore::member(uint64_t id) const {
+  std::shared_lock readers(impl_->state_mutex);
+  std::string value;
+  const rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->db->DefaultColumnFamily(),
+                                           member_key(id), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  MERIDIAN_ASSERT(s.ok(), "kv store member ", id, ": ", s.ToString());
+  etcdpb::Member m;
+  MERIDIAN_ASSERT(m.ParseFromString(value), "kv store: a member record does not decode");
+  return m;
 }
 
 base::Status MvccStore::begin_new_cluster() {
