@@ -101,7 +101,9 @@ void Peer::set_address(std::string address) {
     log_info("peer {} is now at {}", self->id_, address);
     self->address_ = std::move(address);
     if (self->conn_ && self->conn_->ready) {
-      self->fail(self->conn_, Failure::kLost, "the peer's address changed");
+      // A copy: fail() resets conn_, which a reference to it would see.
+      const std::shared_ptr<Conn> conn = self->conn_;
+      self->fail(conn, Failure::kLost, "the peer's address changed");
     } else if (self->conn_) {
       self->conn_->close();  // a dial to the old address: nothing to report
       self->conn_.reset();

@@ -298,6 +298,28 @@ TEST(TransportTest, ARemovedPeerIsNoLongerDialedAndLearnsItWasRemoved) {
   EXPECT_EQ(a->handler.received_count(), 0u);
 }
 
+// A peer that moves: set_peer with its new address closes the old connection
+// and dials the new one.
+TEST(TransportTest, APeerThatMovesIsDialedAtItsNewAddress) {
+  IoThreads io;
+  auto a = start_node(io.io(), test_options(1));
+  auto b = start_node(io.io(), test_options(2));
+  testing::link_all({a.get(), b.get()});
+  ASSERT_TRUE(testing::all_connected({a.get(), b.get()}));
+  a->send(2, {make_append(1, 2, 1, 1, "before")});
+  ASSERT_TRUE(eventually([&] { return b->handler.received_count() == 1; }));
+  auto moved = start_node(io.io(), test_options(2));
+  moved->transport->set_peer(NodeId{1}, a->address());
+  a->transport->set_peer(NodeId{2}, moved->address());
+  // Sent until it arrives: the first may go (and be dropped) while the old
+  // connection closes.
+  ASSERT_TRUE(eventually([&] {
+    a->send(2, {make_append(1, 2, 1, 2, "after")});
+    return moved->handler.received_count() >= 1;
+  }));
+  EXPECT_EQ(b->handler.received_count(), 1u);
+}
+
 TEST(TransportTest, FullQueueDropsTheExcess) {
   IoThreads io;
   TransportOptions oa = test_options(1);
