@@ -4,6 +4,7 @@
 #include <memory>
 #include <set>
 
+#include "api/grpc_errors.h"
 #include "api/response_header.h"
 
 namespace meridian::api {
@@ -54,13 +55,19 @@ void register_cluster(rpc::Server& server, const EtcdBackend& backend,
           call->finish({rpc::StatusCode::kInternal, "grpc: error unmarshalling request"}, {});
           return;
         }
-        raft::ConfState conf;
-        for (const node::GroupStatus& g : backend.node->status().groups) {
-          if (g.group == backend.group) conf = g.conf_state;
-        }
-        pb::MemberListResponse resp = make_member_list(conf, backend.kv->store().members(), *peers);
-        fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
-        call->finish({}, resp.SerializeAsString());
+        // Linearizable: a member added or removed through any member before
+        // this call is listed (or not) accordingly.
+        backend.node->read_membership(
+            backend.group, [backend, peers, call](base::Result<raft::ConfState> conf) {
+              if (!conf.is_ok()) {
+                call->finish(node_status(conf.status()), {});
+                return;
+              }
+              pb::MemberListResponse resp =
+                  make_member_list(conf.value(), backend.kv->store().members(), *peers);
+              fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
+              call->finish({}, resp.SerializeAsString());
+            });
       });
 }
 

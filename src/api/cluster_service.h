@@ -1,13 +1,12 @@
 // ClusterService: etcdserverpb.Cluster on the client port. MemberList is
-// served: the coordination group's members as its Raft configuration on this
-// member says (voters and learners; both sides of a joint configuration),
-// sorted by id as etcd sorts them, each with the record it published
-// (api/member_publisher.h): name, peer and client URLs. A member that has not
-// published yet is listed as etcd lists an unstarted one: no name, no client
-// URLs, the peer URL it was configured with.
+// served: the coordination group's members as its Raft configuration says
+// after a linearizable read (a change made through any member is seen) (voters and learners; both
+// sides of a joint configuration), sorted by id as etcd sorts them, each with the record it
+// published (api/member_publisher.h): name, peer and client URLs. A member that has not published
+// yet is listed as etcd lists an unstarted one: no name, no client URLs, the peer URL it was
+// configured with.
 //
-// MemberAdd, MemberRemove, MemberUpdate and MemberPromote are not served yet
-// (UNIMPLEMENTED, as any method the server does not know).
+// MemberAdd, MemberRemove, MemberUpdate and MemberPromote: api/member_changes.h.
 #pragma once
 
 #include <cstdint>

@@ -19,7 +19,9 @@
 #include "api/lease_service.h"
 #include "api/lock_service.h"
 #include "api/maintenance_service.h"
+#include "api/member_changes.h"
 #include "api/member_publisher.h"
+#include "api/peer_directory.h"
 #include "api/read_pool.h"
 #include "api/watch_service.h"
 #include "base/strings.h"
@@ -65,6 +67,7 @@ struct EtcdServer::Impl {
   std::unique_ptr<Defragmenter> defragmenter;
   std::unique_ptr<LeaseKeeper> lease_keeper;
   std::unique_ptr<MemberPublisher> publisher;
+  std::unique_ptr<PeerDirectory> peers;  // the node's peer addresses from the member records
   // The client port's connections and handlers all run on this one thread
   // (the concurrency hint: only that thread runs it).
   boost::asio::io_context io{1};
@@ -139,6 +142,8 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   register_election(*impl->server, impl->store_client);
   impl->lease_keeper->start();
   register_cluster(*impl->server, backend, options.initial_peer_urls);
+  register_member_changes(*impl->server, backend, options.initial_peer_urls);
+  impl->peers = std::make_unique<PeerDirectory>(backend);
   etcdserverpb::Member self;
   self.set_id(backend.member_id);
   self.set_name(options.member_name);
@@ -172,6 +177,7 @@ void EtcdServer::stop() {
   impl_->defragmenter->stop();  // cancels a run under way
   impl_->lease_keeper->stop();  // keep-alives waiting are answered "server stopped"
   impl_->publisher->stop();
+  impl_->peers.reset();
   impl_->kv->stop();
   impl_->store_client->stop();  // its watches, before the hub stops
   impl_->watch->stop();

@@ -190,6 +190,19 @@ const std::vector<Setting>& settings() {
          o.node.initial_cluster = std::move(members).value();
          return Status::ok();
        }},
+      {"initial-cluster-state", "new|existing", false,
+       "new: bootstrap a new cluster from initial-cluster. existing: join a running one; the "
+       "member must have been added first (etcdctl member add), and initial-cluster names "
+       "the running members and this one, as MemberAdd printed them. Read when the data dir "
+       "is empty.",
+       [](const StartOptions& d) -> std::string {
+         return d.node.join_existing ? "existing" : "new";
+       },
+       [](StartOptions& o, std::string_view v) {
+         if (v != "new" && v != "existing") return expected("new or existing");
+         o.node.join_existing = v == "existing";
+         return Status::ok();
+       }},
       {"cluster-token", "TOKEN", false,
        "Names the cluster: nodes whose tokens differ refuse each other's connections.",
        [](const StartOptions& d) { return d.node.cluster_token; },

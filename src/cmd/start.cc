@@ -50,13 +50,15 @@ sigset_t stop_signals() {
   return set;
 }
 
-// Waits for SIGTERM/SIGINT; returns the signal, or 0 if the node stopped first.
+// Waits for SIGTERM/SIGINT; returns the signal, 0 if the node stopped first, or
+// -1 if it was removed from the cluster (as etcd does, it then stops).
 int wait_for_stop(const sigset_t& signals, const node::Node& node) {
   const timespec period{0, kStopCheckNs};
   for (;;) {
     const int sig = sigtimedwait(&signals, nullptr, &period);
     if (sig > 0) return sig;
     if (node.stopped()) return 0;
+    if (node.removed()) return -1;
   }
 }
 
@@ -220,6 +222,8 @@ int run_start(const std::vector<std::string>& args) {
   if (sig == 0) {
     observe::log_error("node {} stopped by itself; exiting", node->id());
     code = kExitFailure;
+  } else if (sig < 0) {
+    observe::log_warn("node {} was removed from the cluster; stopping", node->id());
   } else {
     exit_on_second_signal(signals);
     observe::log_info("{}: stopping node {} (leadership moves to another member first)",

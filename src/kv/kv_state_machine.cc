@@ -148,12 +148,10 @@ void KvStateMachine::set_members_observer(std::function<void()> observer) {
 }
 
 void KvStateMachine::members_changed() {
-  std::function<void()> observer;
-  {
-    std::lock_guard lock(observer_mu_);
-    observer = members_observer_;
-  }
-  if (observer) observer();
+  // Called under the lock, so that once set_members_observer(nullptr) returns
+  // the old observer is not running and never runs again.
+  std::lock_guard lock(observer_mu_);
+  if (members_observer_) members_observer_();
 }
 
 base::Status KvStateMachine::restore(std::string_view data) {

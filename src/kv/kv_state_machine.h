@@ -39,7 +39,8 @@ class KvStateMachine final : public node::StateMachine {
 
   // Called on the apply thread whenever the member records may have changed (a
   // record written or removed, a snapshot restored): the server keeps the
-  // node's peer addresses in step with them. May be set from any thread.
+  // node's peer addresses in step with them. May be set from any thread; once
+  // it returns, the observer it replaced is not running.
   void set_members_observer(std::function<void()> observer);
 
  private:

@@ -605,7 +605,13 @@ void Group::send(raft::Message m) {
   if (m.type == raft::MessageType::kSnapshot && sm_->durable()) {
     // The stored snapshot of a durable machine holds no data (see
     // state_machine.h): the image is fixed now, at the current applied index,
-    // and read as the transport sends it.
+    // and read as the transport sends it. The bootstrap snapshot at index 1
+    // holds an empty machine's data; the image replaces that too.
+    if (m.snapshot && !m.snapshot->data.empty()) {
+      auto meta_only = std::make_shared<raft::Snapshot>();
+      meta_only->meta = m.snapshot->meta;
+      m.snapshot = std::move(meta_only);
+    }
     env_->send(id_, std::move(m), sm_->image());
     return;
   }

@@ -89,6 +89,7 @@ class Group {
   void fail_all(const base::Status& why);
 
   bool is_leader() const { return replica_->role() == raft::Role::kLeader; }
+  const raft::ConfState& conf_state() const { return conf_state_; }
   // In the group's configuration as this member has applied it.
   bool has_member(raft::NodeId id) const { return is_member(conf_state_, id); }
   raft::NodeId leader() const { return replica_->leader(); }

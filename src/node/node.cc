@@ -570,6 +570,24 @@ void Node::propose_membership(GroupId group, MembershipChange change, ProposeDon
   });
 }
 
+void Node::read_membership(GroupId group, MembershipDone done) {
+  read(
+      group, /*linearizable=*/true, [](const StateMachine&) { return std::string(); },
+      [this, group, done = std::move(done)](Result<std::string> r) {
+        if (!r.is_ok()) {
+          done(r.status());
+          return;
+        }
+        // On the raft thread, with everything up to the read point applied.
+        Group* g = impl_->group(group);
+        if (g == nullptr) {
+          done(Status(Code::kNotFound, cat("no group ", group)));
+          return;
+        }
+        done(g->conf_state());
+      });
+}
+
 void Node::set_peer(raft::NodeId id, std::string address) {
   // The transport takes it from any thread; it exists from start() to stop().
   if (impl_->transport && !impl_->stopping.load()) impl_->transport->set_peer(id, address);

@@ -113,6 +113,10 @@ class Node {
   // A member removed from every group leaves the transport's peers; this node's
   // own removal sets removed().
   void propose_membership(GroupId group, MembershipChange change, ProposeDone done);
+  // The group's membership as of a linearizable read: every change committed
+  // before the call is in it. `done` runs on the raft thread.
+  using MembershipDone = std::function<void(base::Result<raft::ConfState>)>;
+  void read_membership(GroupId group, MembershipDone done);
   // Where peer `id`'s peer port is ("host:port"): for members added after the
   // start, whose addresses the application replicates (kv member records).
   // Any thread.

@@ -18,6 +18,7 @@ import atexit
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -139,6 +140,8 @@ class EtcdMember(Member):
         self.data_dir = os.path.join(cluster.root, f"{self.name}.etcd")
         self.log_path = os.path.join(cluster.root, f"{self.name}.log")
         self.proc = None
+        # A member added to the running cluster: MemberAdd's initial cluster.
+        self.join_initial_cluster = None
 
     @property
     def peer_url(self):
@@ -151,9 +154,9 @@ class EtcdMember(Member):
             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
             "--listen-peer-urls", self.peer_url,
             "--initial-advertise-peer-urls", self.peer_url,
-            "--initial-cluster", self.cluster.initial_cluster(),
+            "--initial-cluster", self.join_initial_cluster or self.cluster.initial_cluster(),
             "--initial-cluster-token", self.cluster.token,
-            "--initial-cluster-state", "new",
+            "--initial-cluster-state", "existing" if self.join_initial_cluster else "new",
         ] + list(self.cluster.server_args)
 
     def start(self):
@@ -236,7 +239,9 @@ class EtcdApiCluster:
         # Each kind keeps to its half of the block, so a run against etcd and one
         # against Meridian never race for a slot.
         half = block_size // 2
-        ports = allocate_ports(block_base + (half if kind == "etcd" else 0), half)
+        self._ports_base = block_base + (half if kind == "etcd" else 0)
+        self._ports_size = half
+        ports = allocate_ports(self._ports_base, half)
         client = ports[0:3]
         peer = ports[3:6]
         admin = ports[6:9]
@@ -329,6 +334,83 @@ class EtcdApiCluster:
             if self in _live_clusters:
                 _live_clusters.remove(self)
 
+    # ---- membership changes, through etcdctl, alike on both kinds
+
+    def member_id(self, member):
+        """The member's id in the cluster (Meridian's is its node id)."""
+        if self.kind == "meridian":
+            return member.node.id
+        r = etcdctl(self.endpoints(self.running_members()), "member", "list", "-w", "json")
+        for m in json.loads(r.stdout)["members"]:
+            if m.get("name") == member.name:
+                return m["ID"]
+        raise AssertionError(f"{member.name} is not in the member list: {r.stdout}")
+
+    def add_member(self, learner=True):
+        """`etcdctl member add` of one more member, then starts it to join the
+        running cluster (--initial-cluster-state existing, with the initial
+        cluster MemberAdd printed for etcd; every member's address for
+        Meridian). Returns the new Member, started but maybe still catching up."""
+        index = len(self.members) + 1
+        client, peer, admin = allocate_ports(self._ports_base, self._ports_size)[0:3]
+        args = ["member", "add", f"n{index}", f"--peer-urls=http://127.0.0.1:{peer}"]
+        # etcd refuses changes ("unhealthy cluster") until its members have
+        # been connected for a few seconds.
+        deadline = time.monotonic() + 20
+        while True:
+            r = etcdctl(self.endpoints(self.running_members()), *args,
+                        *(["--learner"] if learner else []))
+            if "unhealthy cluster" not in r.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if r.returncode != 0:
+            raise AssertionError(f"etcdctl {' '.join(args)} failed: {r.stderr.strip()}")
+        added = re.search(r"Member\s+([0-9a-f]+) added to cluster", r.stdout)
+        initial = re.search(r'ETCD_INITIAL_CLUSTER="([^"]*)"', r.stdout)
+        if not added or not initial:
+            raise AssertionError(f"etcdctl member add printed {r.stdout!r}")
+        member_id = int(added.group(1), 16)
+        if self.kind == "etcd":
+            member = EtcdMember(self, index, client, peer)
+            member.join_initial_cluster = initial.group(1)
+        else:
+            node = harness.Node(self._nodes, member_id, peer, admin)
+            self._nodes.nodes.append(node)
+            member = MeridianMember(self, index, client, node)
+            node.extra += ["--initial-cluster-state", "existing"]
+        self.members.append(member)
+        member.start()
+        return member, member_id
+
+    def promote(self, member_id, endpoints, timeout=30):
+        """`etcdctl member promote` through `endpoints` (not the learner's: etcd's
+        learners serve no such request), retried while the learner is not yet in
+        sync."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = etcdctl(endpoints, "member", "promote", format(member_id, "x"))
+            if r.returncode == 0:
+                return r.stdout
+            if "in sync with leader" not in r.stderr or time.monotonic() > deadline:
+                raise AssertionError(f"member promote failed: {r.stderr.strip()}")
+            time.sleep(0.2)
+
+    def remove_member(self, member, timeout=20):
+        """`etcdctl member remove`; the removed member's process then exits by
+        itself (both kinds), which this waits for."""
+        member_id = self.member_id(member)
+        others = [m for m in self.running_members() if m is not member]
+        deadline = time.monotonic() + 20
+        while True:  # "unhealthy cluster": etcd's members were reconnected lately
+            r = etcdctl(self.endpoints(others), "member", "remove", format(member_id, "x"))
+            if "unhealthy cluster" not in r.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if r.returncode != 0:
+            raise AssertionError(f"member remove failed: {r.stderr.strip()}")
+        _wait(lambda: not member.running(), timeout, f"removed {member.name} to exit")
+        return r.stdout
+
     # ---- leadership
 
     def leader(self):
@@ -367,14 +449,12 @@ class EtcdApiCluster:
 # Features of etcd's API that Meridian does not serve yet: scenarios that need
 # one are reported SKIP against Meridian (never against etcd). To run them
 # anyway, list the feature in $ETCD_TESTS_MERIDIAN_HAS (comma-separated).
-MERIDIAN_LACKS = {
-    "member-changes": "etcd's MemberAdd, MemberRemove, MemberUpdate and MemberPromote",
-}
+MERIDIAN_LACKS = {}
 
 
 class Scenarios:
     """Registry of scenario functions, in definition order: @scenarios(), or
-    @scenarios(needs=("member-changes",)) for one that needs features of MERIDIAN_LACKS."""
+    @scenarios(needs=("some-feature",)) for one that needs features of MERIDIAN_LACKS."""
 
     def __init__(self):
         self.items = []
