@@ -13,7 +13,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: etcd_load --endpoints HOST:PORT[,...] --workload "
-    "put|get|get-serializable|txn-cas|watch|fill|range-all|leases|lease-expiry\n"
+    "put|get|get-serializable|txn-cas|watch|fill|range-all|leases|lease-expiry|lock\n"
     "  --conns N          connections (gRPC channels), connection i to endpoint i % n (1)\n"
     "  --clients N        requests outstanding at once, spread over the connections (1)\n"
     "  --threads N        completion-queue threads (2)\n"
@@ -23,7 +23,8 @@ constexpr char kUsage[] =
     "  --keys N           key space: put/get pick keys at random in it; txn-cas client i\n"
     "                     uses key i % N, so N >= clients means no contention (100000)\n"
     "  --timeout-ms N     deadline of each request (10000)\n"
-    "  --key-prefix P     keys are P<8 digits> (default: put/, get/, cas/, fill/, range/)\n"
+    "  --key-prefix P     keys are P<8 digits> (default: put/, get/, cas/, fill/, range/,\n"
+    "                     lock/)\n"
     "  put|get|txn-cas: --put-rate R paces the clients to R requests/s in all (0: each\n"
     "         as fast as it can); --no-preload: get reads keys that exist already;\n"
     "         --compact-at S: Compact(physical) at the current revision, S seconds into\n"
@@ -47,6 +48,11 @@ constexpr char kUsage[] =
     "  lease-expiry: grants --leases N of --lease-ttl S, a key on each, no keep-alive;\n"
     "         reports how late each key went after grant sent + S (p50_us, p99_us,\n"
     "         max_late_ms) and how many went early (early)\n"
+    "  lock:  each client grants itself a lease (30 s), then loops Lock(name, lease),\n"
+    "         Unlock(key); the clients spread over --lock-names N names (1: all contend\n"
+    "         for one). ops: acquisitions; p50/p99: Lock sent -> answer; also\n"
+    "         unlock_p50_us, unlock_p99_us, and overlaps: Lock answers that came while\n"
+    "         another client held the name (must be 0; counted as errors too)\n"
     "Prints: RESULT workload=.. ops=.. ops_per_s=.. p50_us=.. p99_us=.. errors=.. [...]\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -106,6 +112,7 @@ meridian::bench::etcd_load::Options parse(int argc, char** argv) {
   o.stalled_watchers = flags.get_u64("stalled-watchers", o.stalled_watchers);
   o.leases = flags.get_u64("leases", o.leases);
   o.lease_ttl = flags.get_u64("lease-ttl", o.lease_ttl);
+  o.lock_names = flags.get_u64("lock-names", o.lock_names);
   std::istringstream pids(flags.get("server-pids", ""));
   for (std::string p; std::getline(pids, p, ',');) {
     if (!p.empty()) o.server_pids.push_back(std::stoi(p));
@@ -116,17 +123,18 @@ meridian::bench::etcd_load::Options parse(int argc, char** argv) {
   const bool known = o.workload == "put" || o.workload == "get" ||
                      o.workload == "get-serializable" || o.workload == "txn-cas" ||
                      o.workload == "watch" || o.workload == "fill" || o.workload == "range-all" ||
-                     o.workload == "leases" || o.workload == "lease-expiry";
+                     o.workload == "leases" || o.workload == "lease-expiry" || o.workload == "lock";
   if (!known) usage_error("unknown --workload '" + o.workload + "'");
   if (o.compact_at >= 0 && o.defrag_at >= 0) {
     usage_error("--compact-at and --defrag-at go in separate runs");
   }
   if (o.conns == 0 || o.clients == 0 || o.threads == 0 || o.keys == 0 || o.streams == 0 ||
       o.watchers == 0 || o.timeout_ms == 0 || o.txn_bytes == 0 || o.stalled_watchers == 0 ||
-      o.leases == 0 || o.lease_ttl == 0) {
+      o.leases == 0 || o.lease_ttl == 0 || o.lock_names == 0) {
     usage_error(
         "--conns, --clients, --threads, --keys, --streams, --watchers, --timeout-ms, "
-        "--txn-bytes, --stalled-watchers, --leases and --lease-ttl must be positive");
+        "--txn-bytes, --stalled-watchers, --leases, --lease-ttl and --lock-names must be "
+        "positive");
   }
   return o;
 }
@@ -145,6 +153,7 @@ int main(int argc, char** argv) {
             : options.workload == "range-all"    ? load::run_range_all(options, &report)
             : options.workload == "leases"       ? load::run_leases(options, &report)
             : options.workload == "lease-expiry" ? load::run_lease_expiry(options, &report)
+            : options.workload == "lock"         ? load::run_lock(options, &report)
                                                  : load::run_unary(options, &report);
   if (!ok) {
     return 1;

@@ -27,7 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::vector<std::string> endpoints;  // host:port; connection i goes to endpoints[i % n]
-  // put | get | get-serializable | txn-cas | watch | fill | range-all | leases | lease-expiry
+  // put | get | get-serializable | txn-cas | watch | fill | range-all | leases | lease-expiry |
+  // lock
   std::string workload;
   uint64_t conns = 1;         // gRPC channels, each its own TCP connection
   uint64_t clients = 1;       // requests outstanding at once, spread over conns
@@ -38,7 +39,7 @@ struct Options {
   uint64_t value_bytes = 256;
   uint64_t keys = 100000;       // key space of put/get/txn-cas
   uint64_t timeout_ms = 10000;  // deadline of every request
-  std::string key_prefix;       // put/get/txn-cas/fill/range-all: instead of the workload's own
+  std::string key_prefix;       // put/get/txn-cas/fill/range-all/lock: instead of the default
   bool preload = true;          // get: write the keys first (off: they exist already)
   // put/get/txn-cas: one RPC from a connection of its own this many seconds into
   // the measured window (negative: none); requests sent while it runs are also
@@ -67,6 +68,8 @@ struct Options {
   uint64_t leases = 10000;
   uint64_t lease_ttl = 10;       // seconds; each lease is renewed every third of it
   std::vector<int> server_pids;  // whose CPU the measured window is charged (/proc)
+  // lock only: the clients spread over this many lock names (1: all contend for one)
+  uint64_t lock_names = 1;
 };
 
 // Keys are "<prefix><8 digits>", e.g. "put/00000042", so workloads do not meet.
@@ -118,6 +121,33 @@ bool connect_all(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
 // channel; empty (with a message) if a channel did not connect.
 std::vector<std::unique_ptr<etcdserverpb::KV::Stub>> connect_kv_stubs(const Options& options);
 
+class WindowAction;  // etcd_load_limits.h
+
+// What a closed-loop workload's clients share: the measured window and when to
+// stop. Written before the clients start, then only through the atomics.
+struct Window {
+  Clock::time_point start;               // measuring begins (after the warmup)
+  Clock::time_point end;                 // no request is sent after this
+  const WindowAction* action = nullptr;  // null: no --compact-at/--defrag-at
+  uint64_t max_ops = 0;                  // 0: no bound
+  std::atomic<uint64_t> measured{0};
+  std::atomic<Clock::rep> stopped_at{0};  // when max_ops was reached; 0 if not
+  std::atomic<uint64_t> active{0};        // clients still running
+
+  bool over(Clock::time_point now) const {
+    return now >= end || stopped_at.load(std::memory_order_relaxed) != 0;
+  }
+  // Counts an operation answered at `now` if it falls in the window; true if it
+  // is measured (inside the window and within max_ops). The max_ops-th one ends
+  // the window for every client.
+  bool measure(Clock::time_point now) {
+    if (now < start || over(now)) return false;
+    const uint64_t n = measured.fetch_add(1) + 1;
+    if (n == max_ops) stopped_at.store(now.time_since_epoch().count());
+    return max_ops == 0 || n <= max_ops;
+  }
+};
+
 // Latencies of one thread, in nanoseconds; bounded so a long run cannot exhaust
 // memory (beyond the bound it keeps counting but stops keeping samples).
 class Samples {
@@ -153,6 +183,7 @@ bool run_fill(const Options& options, Report* report);          // etcd_load_lim
 bool run_range_all(const Options& options, Report* report);     // etcd_load_limits.cc
 bool run_leases(const Options& options, Report* report);        // etcd_load_lease.cc
 bool run_lease_expiry(const Options& options, Report* report);  // etcd_load_lease.cc
+bool run_lock(const Options& options, Report* report);          // etcd_load_lock.cc
 
 // Puts keys [0, count) under `prefix`, key i with value_of(i), many per
 // transaction, from the calling thread; false (with a message) on a failure.

@@ -40,22 +40,6 @@ std::string prefix_of(Kind kind, const Options& options) {
   return options.key_prefix.empty() ? default_prefix_of(kind) : options.key_prefix;
 }
 
-// What the clients share: the measured window and when to stop. Written before
-// the clients start, then only through the atomics.
-struct Window {
-  Clock::time_point start;               // measuring begins (after the warmup)
-  Clock::time_point end;                 // no request is sent after this
-  const WindowAction* action = nullptr;  // null: no --compact-at/--defrag-at
-  uint64_t max_ops = 0;                  // 0: no bound
-  std::atomic<uint64_t> measured{0};
-  std::atomic<Clock::rep> stopped_at{0};  // when max_ops was reached; 0 if not
-  std::atomic<uint64_t> active{0};        // clients still running
-
-  bool over(Clock::time_point now) const {
-    return now >= end || stopped_at.load(std::memory_order_relaxed) != 0;
-  }
-};
-
 // Counters of one completion-queue thread (its clients run only on it).
 struct ThreadStats {
   Samples latencies;
@@ -139,19 +123,13 @@ class Client final : public Pending {
       if (kind_ == Kind::kTxnCas) {
         learn_cas_result(now);
       }
-      if (now >= window_->start && !window_->over(now)) {
-        uint64_t n = window_->measured.fetch_add(1) + 1;
-        if (window_->max_ops == 0 || n <= window_->max_ops) {
-          stats_->latencies.add(now - sent_);
-          if (interval_ != Clock::duration::zero()) {
-            stats_->from_slot.add(now - slot_);
-          }
-          if (window_->action != nullptr && window_->action->during(sent_)) {
-            stats_->during_action.add(now - sent_);
-          }
+      if (window_->measure(now)) {
+        stats_->latencies.add(now - sent_);
+        if (interval_ != Clock::duration::zero()) {
+          stats_->from_slot.add(now - slot_);
         }
-        if (n == window_->max_ops) {
-          window_->stopped_at.store(now.time_since_epoch().count());
+        if (window_->action != nullptr && window_->action->during(sent_)) {
+          stats_->during_action.add(now - sent_);
         }
       }
     }
