@@ -308,6 +308,17 @@ const std::vector<Setting>& settings() {
        [](StartOptions& o, std::string_view v) {
          return set_uint(v, 0, kBytesMax, &o.client.limits.quota_backend_bytes);
        }},
+      {"auto-promote-learners", "true|false", false,
+       "Promote learners (etcdctl member add --learner) to voters as soon as they have caught "
+       "up with the leader, instead of waiting for etcdctl member promote.",
+       [](const StartOptions& d) -> std::string {
+         return d.client.auto_promote_learners ? "true" : "false";
+       },
+       [](StartOptions& o, std::string_view v) {
+         if (v != "true" && v != "false") return expected("true or false");
+         o.client.auto_promote_learners = v == "true";
+         return Status::ok();
+       }},
       {"max-txn-ops", "N", true, "Most operations in one branch of an etcd txn.",
        [](const StartOptions& d) { return std::to_string(d.client.limits.max_txn_ops); },
        [](StartOptions& o, std::string_view v) {

@@ -450,6 +450,11 @@ class EtcdApiCluster:
 # one are reported SKIP against Meridian (never against etcd). To run them
 # anyway, list the feature in $ETCD_TESTS_MERIDIAN_HAS (comma-separated).
 MERIDIAN_LACKS = {}
+# Meridian's own features, beyond etcd: scenarios that need one are reported
+# SKIP against etcd.
+ETCD_LACKS = {
+    "auto-promote": "promoting caught-up learners by itself (--auto-promote-learners)",
+}
 
 
 class Scenarios:
@@ -460,7 +465,7 @@ class Scenarios:
         self.items = []
 
     def __call__(self, needs=()):
-        assert all(n in MERIDIAN_LACKS for n in needs)
+        assert all(n in MERIDIAN_LACKS or n in ETCD_LACKS for n in needs)
 
         def register(fn):
             self.items.append((fn.__name__, fn, needs))
@@ -487,9 +492,10 @@ def parse_args(argv, prog, scenarios):
 
 def _skip_reason(kind, needs):
     if kind != "meridian":
-        return None
+        beyond = [ETCD_LACKS[n] for n in needs if n in ETCD_LACKS]
+        return f"Meridian's own feature, beyond etcd: {' and '.join(beyond)}" if beyond else None
     has = {f.strip() for f in os.environ.get("ETCD_TESTS_MERIDIAN_HAS", "").split(",")}
-    missing = [MERIDIAN_LACKS[n] for n in needs if n not in has]
+    missing = [MERIDIAN_LACKS[n] for n in needs if n in MERIDIAN_LACKS and n not in has]
     if not missing:
         return None
     return (f"needs {' and '.join(missing)}, which Meridian does not serve yet "

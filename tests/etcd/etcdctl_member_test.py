@@ -135,6 +135,24 @@ def grow_promote_update_remove(c):
 
 
 
+@scenario(needs=("auto-promote",))
+def learner_promoted_once_caught_up(c):
+    """With --auto-promote-learners, a learner becomes a voter by itself once it
+    has caught up: no `member promote`. A cluster of its own, with the flag."""
+    with etcd_cluster.EtcdApiCluster(c.cluster.kind, PORT_BLOCK, PORT_BLOCK_SIZE, token="auto",
+                                     server_args=("--auto-promote-learners", "true")) as cl:
+        eps = cl.endpoints()
+        for i in range(50):
+            etcdctl(eps, "put", f"/auto/{i}", "v")
+        new, new_id = cl.add_member(learner=True)
+        listed = wait_members(eps, lambda ms: not ms[new_id].get("isLearner"),
+                              "the learner was promoted by itself")
+        expect(len(listed), 4, "four members")
+        cl.wait_ready(members=[new])
+        expect(c.lines("get", "/auto/49", "--print-value-only", ep=new.endpoint), ["v"],
+               "the promoted member has the data")
+
+
 if __name__ == "__main__":
     sys.exit(etcd_cluster.run_scenarios(sys.argv, "etcdctl_member_test.py", scenario, PORT_BLOCK,
                                         Context, block_size=PORT_BLOCK_SIZE))

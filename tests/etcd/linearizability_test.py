@@ -1,4 +1,6 @@
-"""Linearizability of a 3-node etcd-API cluster while its leader is killed.
+"""Linearizability of a 3-node etcd-API cluster while its leader is killed, or
+while its membership changes (--nemesis membership: a fourth member added as a
+learner, promoted, then the leader removed).
 
 lin_client (tests/etcd/lin_client.cc) runs concurrent put / linearizable get /
 compare-and-swap clients through the etcd v3 API for ~20 s, while a nemesis
@@ -9,6 +11,7 @@ and enough operations completed that the check means something.
 
 Run: python3 tests/etcd/linearizability_test.py [meridian|etcd] [--seconds S]
        [--plant-stale-reads] [--runs N] [--clients N] [--keys K]
+       [--nemesis kill-leader|membership]
   (MERIDIAN_BINARY=path/to/meridian, LIN_CLIENT=path/to/lin_client)
 
 --plant-stale-reads makes lin_client's gets serializable reads from a random
@@ -17,7 +20,7 @@ violation, and the script reports how many of --runs runs did.
 
 Exit codes: 0 pass; 1 fail; 77 the checker ran out of steps: unknown, neither
 pass nor fail (ctest's SKIP_RETURN_CODE; lin_client itself exits 2 then).
-Ports: 15000-15999.
+Ports: 15000-15999 (leader kills), 16500-17499 (membership).
 """
 
 import argparse
@@ -38,9 +41,13 @@ LIN_CLIENT = os.environ.get("LIN_CLIENT", "build/tests/lin_client")
 
 # This test's port block. etcd_cluster checks blocks against its own tests'
 # range (13000-14999), so the bound is widened to let this block through.
+# The membership runs have a block of their own (16500-17499), so that they and
+# the leader-kill runs can go at once.
 PORT_BLOCK_BASE = 15000
+MEMBERSHIP_PORT_BLOCK_BASE = 16500
 PORT_BLOCK_SIZE = 1000
-etcd_cluster.PORT_RANGE_MAX = max(etcd_cluster.PORT_RANGE_MAX, PORT_BLOCK_BASE + PORT_BLOCK_SIZE - 1)
+etcd_cluster.PORT_RANGE_MAX = max(etcd_cluster.PORT_RANGE_MAX,
+                                  MEMBERSHIP_PORT_BLOCK_BASE + PORT_BLOCK_SIZE - 1)
 
 KILL_EVERY_S = 5.0  # leader kills are this far apart (from the client's start)
 RESTART_AFTER_S = 2.0  # a killed leader is restarted this long after its kill
@@ -112,6 +119,49 @@ class Nemesis(threading.Thread):
         self.note(f"restarted {leader.name}; it answers again")
 
 
+class MembershipNemesis(threading.Thread):
+    """Changes the membership under the clients' load: ~3 s in, adds a fourth
+    member as a learner (etcdctl member add, then started with
+    --initial-cluster-state existing), promotes it as soon as it is in sync,
+    then removes the member that leads at that moment (which then exits), and
+    waits for the three left to agree on a leader."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.stop_event = threading.Event()
+        self.events = []
+        self.changes = 0  # add, promote, remove: 3 when all happened
+        self.error = None
+
+    def note(self, text):
+        self.events.append((time.monotonic() - self.t0, text))
+
+    def run(self):
+        self.t0 = time.monotonic()
+        try:
+            if self.stop_event.wait(3.0):
+                return
+            voters = list(self.cluster.running_members())
+            new, new_id = self.cluster.add_member(learner=True)
+            self.changes += 1
+            self.note(f"added learner {new.name} (id {new_id:x})")
+            self.cluster.promote(new_id, self.cluster.endpoints(voters), timeout=60)
+            self.changes += 1
+            self.note(f"promoted {new.name}")
+            leader = etcd_cluster.harness.wait_until(
+                lambda: self.cluster.leader() if not self.stop_event.is_set() else None, 20,
+                interval=0.05, what="a leader to remove")
+            self.cluster.remove_member(leader)
+            self.changes += 1
+            self.note(f"removed {leader.name}, the leader; it exited")
+            etcd_cluster.harness.wait_until(self.cluster.leader, 30, interval=0.1,
+                                            what="a leader among the members left")
+            self.note(f"leader now {self.cluster.leader().name}")
+        except Exception:  # reported by the main thread
+            self.error = traceback.format_exc()
+
+
 def ok_ops(output):
     m = re.search(r"^ok_ops=(\d+)$", output, re.M)
     return int(m.group(1)) if m else 0
@@ -122,7 +172,8 @@ def run_once(kind, args, workdir):
     code as in the module docstring for an unplanted run; for a planted run, 0
     when the checker found the violation."""
     history = os.path.join(workdir, "history.txt")
-    with etcd_cluster.EtcdApiCluster(kind, PORT_BLOCK_BASE, PORT_BLOCK_SIZE) as cluster:
+    block = MEMBERSHIP_PORT_BLOCK_BASE if args.nemesis == "membership" else PORT_BLOCK_BASE
+    with etcd_cluster.EtcdApiCluster(kind, block, PORT_BLOCK_SIZE) as cluster:
         seconds = args.seconds
         plant = args.plant_stale_reads
         cmd = [LIN_CLIENT, "--endpoints", ",".join(cluster.endpoints()),
@@ -130,7 +181,7 @@ def run_once(kind, args, workdir):
                "--clients", str(args.clients), "--keys", str(args.keys)]
         if plant:
             cmd.append("--plant-stale-reads")
-        nemesis = Nemesis(cluster)
+        nemesis = MembershipNemesis(cluster) if args.nemesis == "membership" else Nemesis(cluster)
         nemesis.start()
         started = time.monotonic()
         try:
@@ -148,8 +199,14 @@ def run_once(kind, args, workdir):
               f"history in {history}")
         if nemesis.error is not None:
             raise AssertionError(f"nemesis failed:\n{nemesis.error}")
-        if nemesis.kills < KILLS_MIN:
+        if args.nemesis == "membership":
+            if nemesis.changes < 3:
+                raise AssertionError(f"only {nemesis.changes} of 3 membership changes were made")
+            faults = "a member added, promoted, and the leader removed"
+        elif nemesis.kills < KILLS_MIN:
             raise AssertionError(f"only {nemesis.kills} leader kills (need {KILLS_MIN})")
+        else:
+            faults = f"{nemesis.kills} leader kills"
         count = ok_ops(client.stdout)
         if plant:
             found = client.returncode == 1
@@ -162,7 +219,7 @@ def run_once(kind, args, workdir):
             raise AssertionError(f"lin_client exited {client.returncode}: {what}")
         if count <= OK_OPS_MIN:
             raise AssertionError(f"only {count} operations completed (need > {OK_OPS_MIN})")
-        return 0, f"linearizable, {count} ok ops, {nemesis.kills} leader kills"
+        return 0, f"linearizable, {count} ok ops, {faults}"
 
 
 def main():
@@ -173,6 +230,9 @@ def main():
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--clients", type=int, default=8, help="lin_client's client threads")
     parser.add_argument("--keys", type=int, default=4, help="lin_client's keys")
+    parser.add_argument("--nemesis", choices=("kill-leader", "membership"), default="kill-leader",
+                        help="kill the leader every 5 s, or grow the cluster to 4 members, "
+                             "promote the new one and remove the leader")
     args = parser.parse_args()
     if args.kind == "meridian" and not os.path.exists(etcd_cluster.harness.BINARY):
         print(f"MERIDIAN_BINARY={etcd_cluster.harness.BINARY} does not exist", file=sys.stderr)
