@@ -135,6 +135,17 @@ void insert_id(std::vector<raft::NodeId>* ids, raft::NodeId id) {
 
 using Peers = std::shared_ptr<const std::map<uint64_t, std::string>>;
 
+// Answers with `resp`, its members those of `conf` with their records. The
+// change was applied on this member before, so its records include it.
+template <class Response>
+void answer_with_members(const EtcdBackend& backend, const Peers& peers,
+                         const std::shared_ptr<rpc::UnaryCall>& call, const raft::ConfState& conf,
+                         Response resp) {
+  *resp.mutable_members() = make_member_list(conf, backend.kv->store().members(), *peers).members();
+  fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
+  call->finish({}, resp.SerializeAsString());
+}
+
 void member_add(const EtcdBackend& backend, const Peers& peers,
                 const std::shared_ptr<rpc::UnaryCall>& call) {
   pb::MemberAddRequest req;
@@ -144,7 +155,7 @@ void member_add(const EtcdBackend& backend, const Peers& peers,
     return;
   }
   raft::ConfState conf = conf_of(backend);
-  std::vector<pb::Member> records = backend.kv->store().members();
+  const std::vector<pb::Member> records = backend.kv->store().members();
   const std::map<std::string, uint64_t> in_use = urls_in_use(conf, records, *peers);
   for (const std::string& u : req.peerurls()) {
     if (in_use.contains(u)) {
@@ -162,21 +173,17 @@ void member_add(const EtcdBackend& backend, const Peers& peers,
   added.set_islearner(req.islearner());
   observe::log_info("MemberAdd: adding member {} ({}) at {}", id,
                     req.islearner() ? "learner" : "voter", req.peerurls(0));
-  change_every_group(
-      backend.node, backend.group, std::move(change),
-      [backend, peers, call, conf, records = std::move(records), added, id](Status s) mutable {
-        if (!s.is_ok()) {
-          call->finish(membership_error(s), {});
-          return;
-        }
-        insert_id(added.islearner() ? &conf.learners : &conf.voters, id);
-        records.push_back(added);
-        pb::MemberAddResponse resp;
-        *resp.mutable_member() = added;
-        *resp.mutable_members() = make_member_list(conf, records, *peers).members();
-        fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
-        call->finish({}, resp.SerializeAsString());
-      });
+  change_every_group(backend.node, backend.group, std::move(change),
+                     [backend, peers, call, conf, added, id](Status s) mutable {
+                       if (!s.is_ok()) {
+                         call->finish(membership_error(s), {});
+                         return;
+                       }
+                       insert_id(added.islearner() ? &conf.learners : &conf.voters, id);
+                       pb::MemberAddResponse resp;
+                       *resp.mutable_member() = added;
+                       answer_with_members(backend, peers, call, conf, std::move(resp));
+                     });
 }
 
 void member_remove(const EtcdBackend& backend, const Peers& peers,
@@ -197,11 +204,7 @@ void member_remove(const EtcdBackend& backend, const Peers& peers,
                          return;
                        }
                        for (auto* ids : {&conf.voters, &conf.learners}) erase_id(ids, id);
-                       pb::MemberRemoveResponse resp;
-                       *resp.mutable_members() =
-                           make_member_list(conf, backend.kv->store().members(), *peers).members();
-                       fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
-                       call->finish({}, resp.SerializeAsString());
+                       answer_with_members(backend, peers, call, conf, pb::MemberRemoveResponse());
                      });
 }
 
@@ -238,11 +241,7 @@ void member_promote(const EtcdBackend& backend, const Peers& peers,
                        }
                        erase_id(&conf.learners, id);
                        insert_id(&conf.voters, id);
-                       pb::MemberPromoteResponse resp;
-                       *resp.mutable_members() =
-                           make_member_list(conf, backend.kv->store().members(), *peers).members();
-                       fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
-                       call->finish({}, resp.SerializeAsString());
+                       answer_with_members(backend, peers, call, conf, pb::MemberPromoteResponse());
                      });
 }
 
@@ -275,11 +274,7 @@ void member_update(const EtcdBackend& backend, const Peers& peers,
           call->finish(node_status(r.status()), {});
           return;
         }
-        pb::MemberUpdateResponse resp;
-        *resp.mutable_members() =
-            make_member_list(conf, backend.kv->store().members(), *peers).members();
-        fill_header(resp.mutable_header(), backend, backend.kv->store().revision());
-        call->finish({}, resp.SerializeAsString());
+        answer_with_members(backend, peers, call, conf, pb::MemberUpdateResponse());
       });
 }
 

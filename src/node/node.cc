@@ -140,6 +140,29 @@ struct Node::Impl final : net::TransportHandler {
     return it == groups.end() ? nullptr : it->second.get();
   }
 
+  // Runs fn(group, done) on the raft thread, or answers `done` with why it
+  // cannot: the node is stopping, there is no such group, or (`writes`) the
+  // node's storage failed.
+  template <class Done, class Fn>
+  void with_group(GroupId id, bool writes, Done done, Fn fn) {
+    if (stopping.load()) {
+      done(Status(Code::kUnavailable, cat("node ", options.id, " is stopping")));
+      return;
+    }
+    post([this, id, writes, done = std::move(done), fn = std::move(fn)]() mutable {
+      Group* g = group(id);
+      if (g == nullptr) {
+        done(Status(Code::kNotFound, cat("no group ", id)));
+        return;
+      }
+      if (writes && storage_failed.load()) {
+        done(Status(Code::kUnavailable, "this node's storage failed"));
+        return;
+      }
+      fn(g, std::move(done));
+    });
+  }
+
   // --- TransportHandler (the raft thread, from the transport's handlers) -------
 
   void on_messages(raft::NodeId /*from*/, std::vector<net::Envelope> batch) override {
@@ -517,57 +540,24 @@ Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Node::~Node() { stop(); }
 
 void Node::propose(GroupId group, std::string command, ProposeDone done) {
-  if (impl_->stopping.load()) {
-    done(Status(Code::kUnavailable, cat("node ", impl_->options.id, " is stopping")));
-    return;
-  }
-  impl_->post([this, group, command = std::move(command), done = std::move(done)]() mutable {
-    Group* g = impl_->group(group);
-    if (g == nullptr) {
-      done(Status(Code::kNotFound, cat("no group ", group)));
-      return;
-    }
-    if (impl_->storage_failed.load()) {
-      done(Status(Code::kUnavailable, "this node's storage failed"));
-      return;
-    }
-    g->propose(std::move(command), std::move(done));
-  });
+  impl_->with_group(group, /*writes=*/true, std::move(done),
+                    [command = std::move(command)](Group* g, ProposeDone done) mutable {
+                      g->propose(std::move(command), std::move(done));
+                    });
 }
 
 void Node::read(GroupId group, bool linearizable, Query query, ReadDone done) {
-  if (impl_->stopping.load()) {
-    done(Status(Code::kUnavailable, cat("node ", impl_->options.id, " is stopping")));
-    return;
-  }
-  impl_->post(
-      [this, group, linearizable, query = std::move(query), done = std::move(done)]() mutable {
-        Group* g = impl_->group(group);
-        if (g == nullptr) {
-          done(Status(Code::kNotFound, cat("no group ", group)));
-          return;
-        }
-        g->read(linearizable, std::move(query), std::move(done));
-      });
+  impl_->with_group(group, /*writes=*/false, std::move(done),
+                    [linearizable, query = std::move(query)](Group* g, ReadDone done) mutable {
+                      g->read(linearizable, std::move(query), std::move(done));
+                    });
 }
 
 void Node::propose_membership(GroupId group, MembershipChange change, ProposeDone done) {
-  if (impl_->stopping.load()) {
-    done(Status(Code::kUnavailable, cat("node ", impl_->options.id, " is stopping")));
-    return;
-  }
-  impl_->post([this, group, change = std::move(change), done = std::move(done)]() mutable {
-    Group* g = impl_->group(group);
-    if (g == nullptr) {
-      done(Status(Code::kNotFound, cat("no group ", group)));
-      return;
-    }
-    if (impl_->storage_failed.load()) {
-      done(Status(Code::kUnavailable, "this node's storage failed"));
-      return;
-    }
-    g->propose_membership(std::move(change), std::move(done));
-  });
+  impl_->with_group(group, /*writes=*/true, std::move(done),
+                    [change = std::move(change)](Group* g, ProposeDone done) mutable {
+                      g->propose_membership(std::move(change), std::move(done));
+                    });
 }
 
 void Node::read_membership(GroupId group, MembershipDone done) {
