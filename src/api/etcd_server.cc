@@ -68,8 +68,8 @@ struct EtcdServer::Impl {
   std::unique_ptr<Defragmenter> defragmenter;
   std::unique_ptr<LeaseKeeper> lease_keeper;
   std::unique_ptr<MemberPublisher> publisher;
-  std::unique_ptr<PeerDirectory> peers;       // the node's peer addresses from the member records
-  std::unique_ptr<LearnerPromoter> promoter;  // with auto_promote_learners
+  std::unique_ptr<PeerDirectory> peers;  // the node's peer addresses from the member records
+  std::unique_ptr<LearnerPromoter> promoter;
   // The client port's connections and handlers all run on this one thread
   // (the concurrency hint: only that thread runs it).
   boost::asio::io_context io{1};
@@ -146,11 +146,9 @@ Result<std::unique_ptr<EtcdServer>> EtcdServer::start(const EtcdServerOptions& o
   register_cluster(*impl->server, backend, options.initial_peer_urls);
   register_member_changes(*impl->server, backend, options.initial_peer_urls);
   impl->peers = std::make_unique<PeerDirectory>(backend);
-  if (options.auto_promote_learners) {
-    impl->promoter = std::make_unique<LearnerPromoter>(
-        backend, std::chrono::milliseconds(options.learner_check_ms));
-    impl->promoter->start();
-  }
+  impl->promoter = std::make_unique<LearnerPromoter>(
+      backend, options.auto_promote_learners, std::chrono::milliseconds(options.learner_check_ms));
+  impl->promoter->start();
   etcdserverpb::Member self;
   self.set_id(backend.member_id);
   self.set_name(options.member_name);
@@ -185,7 +183,7 @@ void EtcdServer::stop() {
   impl_->lease_keeper->stop();  // keep-alives waiting are answered "server stopped"
   impl_->publisher->stop();
   impl_->peers.reset();
-  if (impl_->promoter) impl_->promoter->stop();
+  impl_->promoter->stop();
   impl_->kv->stop();
   impl_->store_client->stop();  // its watches, before the hub stops
   impl_->watch->stop();

@@ -55,8 +55,9 @@ struct EtcdServerOptions {
   std::string member_name;
   std::vector<std::string> peer_urls;
   std::vector<std::string> client_urls;
-  // Promote learners to voters as soon as they have caught up
-  // (api/learner_promoter.h), checking every learner_check_ms.
+  // Promote every learner to voter as soon as it has caught up, not only those
+  // added with Meridian's auto-promote option (api/learner_promoter.h); the
+  // leader checks every learner_check_ms.
   bool auto_promote_learners = false;
   uint32_t learner_check_ms = 500;
   // The initial members' peer URLs, listed for members not yet published.

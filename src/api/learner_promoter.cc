@@ -2,6 +2,7 @@
 
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "api/member_changes.h"
 #include "base/thread_name.h"
@@ -9,9 +10,9 @@
 
 namespace meridian::api {
 
-LearnerPromoter::LearnerPromoter(const EtcdBackend& backend,
+LearnerPromoter::LearnerPromoter(const EtcdBackend& backend, bool promote_all,
                                  std::chrono::milliseconds check_interval)
-    : backend_(backend), interval_(check_interval) {}
+    : backend_(backend), promote_all_(promote_all), interval_(check_interval) {}
 
 LearnerPromoter::~LearnerPromoter() { stop(); }
 
@@ -39,7 +40,10 @@ uint64_t LearnerPromoter::ready_learner() const {
     for (raft::NodeId id : g.conf_state.learners) {
       auto match = g.match.find(id);
       if (match == g.match.end() || match->second == raft::Index{0}) continue;
-      if (learner_caught_up(match->second.value(), g.last_index.value())) return id.value();
+      if (!learner_caught_up(match->second.value(), g.last_index.value())) continue;
+      if (promote_all_) return id.value();
+      std::optional<etcdserverpb::Member> record = backend_.kv->store().member(id.value());
+      if (record && wants_auto_promote(*record)) return id.value();
     }
   }
   return 0;
@@ -62,7 +66,7 @@ void LearnerPromoter::run() {
                          [answer](base::Status s) { answer->set_value(std::move(s)); });
       const base::Status s = outcome.get();
       if (s.is_ok()) {
-        observe::log_info("learner {} caught up: promoted to voter (--auto-promote-learners)", id);
+        observe::log_info("learner {} caught up: promoted to voter (auto-promotion)", id);
         done = true;
       } else {
         observe::log_warn("promoting learner {} failed: {}; trying again", id, s.message());

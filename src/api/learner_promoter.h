@@ -1,5 +1,6 @@
-// LearnerPromoter: promotes learners to voters once they have caught up, when
-// the server is started with --auto-promote-learners (beyond etcd, whose
+// LearnerPromoter: promotes learners to voters once they have caught up: every
+// learner when the server is started with --auto-promote-learners, otherwise
+// those added with `meridian member add --auto-promote` (beyond etcd, whose
 // operators script `etcdctl member promote` until it stops refusing). A thread
 // of its own ("learner-promote") looks every check interval; only the leader of
 // the coordination group acts, since only it knows how far each learner's log
@@ -20,7 +21,10 @@ namespace meridian::api {
 
 class LearnerPromoter {
  public:
-  LearnerPromoter(const EtcdBackend& backend, std::chrono::milliseconds check_interval);
+  // promote_all: every learner (--auto-promote-learners); otherwise only those
+  // added with Meridian's auto-promote option (api/member_changes.h).
+  LearnerPromoter(const EtcdBackend& backend, bool promote_all,
+                  std::chrono::milliseconds check_interval);
   ~LearnerPromoter();  // stop()
   LearnerPromoter(const LearnerPromoter&) = delete;
   LearnerPromoter& operator=(const LearnerPromoter&) = delete;
@@ -36,6 +40,7 @@ class LearnerPromoter {
   uint64_t ready_learner() const;
 
   const EtcdBackend backend_;
+  const bool promote_all_;
   const std::chrono::milliseconds interval_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

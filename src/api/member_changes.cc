@@ -4,6 +4,8 @@
 #include <memory>
 #include <set>
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include "api/cluster_service.h"
 #include "api/grpc_errors.h"
 #include "api/peer_directory.h"
@@ -28,6 +30,24 @@ uint64_t next_member_id(const raft::ConfState& conf, const std::vector<pb::Membe
   for (const pb::Member& m : records) top = std::max(top, m.id());
   for (const auto& [id, url] : initial_peer_urls) top = std::max(top, id);
   return top + 1;
+}
+
+bool wants_auto_promote(const google::protobuf::Message& m) {
+  const google::protobuf::UnknownFieldSet& fields = m.GetReflection()->GetUnknownFields(m);
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const google::protobuf::UnknownField& f = fields.field(i);
+    if (f.number() == kAutoPromoteField &&
+        f.type() == google::protobuf::UnknownField::TYPE_VARINT && f.varint() != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void set_auto_promote(google::protobuf::Message* m) {
+  if (!wants_auto_promote(*m)) {
+    m->GetReflection()->MutableUnknownFields(m)->AddVarint(kAutoPromoteField, 1);
+  }
 }
 
 bool learner_caught_up(uint64_t match, uint64_t leader_last) {
@@ -166,6 +186,7 @@ void member_add(const EtcdBackend& backend, const Peers& peers,
   pb::Member added;
   added.set_id(next_member_id(conf, records, *peers));
   *added.mutable_peerurls() = req.peerurls();
+  if (req.islearner() && wants_auto_promote(req)) set_auto_promote(&added);
   const raft::NodeId id{added.id()};
   node::MembershipChange change{
       req.islearner() ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter, id,

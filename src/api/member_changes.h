@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/message.h>
+
 #include "api/etcd_server.h"
 #include "node/membership.h"
 #include "rpc/server.h"
@@ -40,6 +42,14 @@ inline constexpr std::string_view kNotLearnerMessage =
     "etcdserver: can only promote a learner member";
 inline constexpr std::string_view kLearnerNotReadyMessage =
     "etcdserver: can only promote a learner member which is in sync with leader";
+
+// Meridian's own field of MemberAddRequest and of the member record, beyond
+// etcd (its clients neither send nor see it: protobuf keeps it as an unknown
+// field): promote this learner by itself once it has caught up
+// (api/learner_promoter.h). `meridian member add --auto-promote` sets it.
+inline constexpr int kAutoPromoteField = 1000;
+bool wants_auto_promote(const google::protobuf::Message& m);
+void set_auto_promote(google::protobuf::Message* m);
 
 // The id MemberAdd gives: one above every id in the configuration, the member
 // records (tombstones included) and the initial members.

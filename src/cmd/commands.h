@@ -24,6 +24,8 @@ int run_dev(const std::vector<std::string>& args);
 int run_status(const std::vector<std::string>& args);
 // `meridian snapshot restore`: a new member's data directory from a snapshot.
 int run_snapshot(const std::vector<std::string>& args);
+// `meridian member add`: MemberAdd with Meridian's own options (--auto-promote).
+int run_member(const std::vector<std::string>& args);
 
 // The ports of node `i` (1-based) of `meridian dev`: client (the etcd API), peer
 // and admin 2379/2380/2381 for node 1, then 22379/22380/22381, 32379/32380/32381,

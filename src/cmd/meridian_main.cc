@@ -21,6 +21,8 @@ constexpr const char* kUsage =
     "  status    Print the status of nodes from their admin endpoints\n"
     "  snapshot  restore FILE --data-dir DIR: a new member's data directory from a\n"
     "            snapshot saved with etcdctl snapshot save\n"
+    "  member    add --peer-urls URL [--auto-promote] [--wait S]: add a member to a\n"
+    "            running cluster; --auto-promote: promoted once it has caught up\n"
     "  version   Print the version\n"
     "\n"
     "meridian <command> --help describes each command's options.\n";
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   if (command == "dev") return cmd::run_dev(args);
   if (command == "status") return cmd::run_status(args);
   if (command == "snapshot") return cmd::run_snapshot(args);
+  if (command == "member") return cmd::run_member(args);
   if (command == "version" || command == "--version") {
     std::printf("meridian %s\n", cmd::kVersion);
     return cmd::kExitOk;

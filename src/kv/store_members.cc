@@ -30,11 +30,13 @@ void write_member(MvccStore::Impl& impl, raft::Index index, int64_t revision, ui
 
 Errc MvccStore::put_member(raft::Index index, const etcdpb::Member& member) {
   assert_complete(*impl_);
-  etcdpb::Member record = member;
-  if (std::optional<etcdpb::Member> stored = this->member(member.id());
-      stored && stored->peerurls_size() > 0) {
-    *record.mutable_peerurls() = stored->peerurls();
-  }
+  // The stored record, if any, with the published name and client URLs: what
+  // MemberAdd stored (peer URLs, fields of Meridian's own) stays.
+  etcdpb::Member record = this->member(member.id()).value_or(etcdpb::Member());
+  record.set_id(member.id());
+  record.set_name(member.name());
+  *record.mutable_clienturls() = member.clienturls();
+  if (record.peerurls_size() == 0) *record.mutable_peerurls() = member.peerurls();
   write_member(*impl_, index, revision(), member.id(), &record);
   return Errc::kOk;
 }

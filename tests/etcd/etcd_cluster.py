@@ -346,13 +346,24 @@ class EtcdApiCluster:
                 return m["ID"]
         raise AssertionError(f"{member.name} is not in the member list: {r.stdout}")
 
-    def add_member(self, learner=True):
-        """`etcdctl member add` of one more member, then starts it to join the
-        running cluster (--initial-cluster-state existing, with the initial
-        cluster MemberAdd printed for etcd; every member's address for
-        Meridian). Returns the new Member, started but maybe still catching up."""
+    def add_member(self, learner=True, meridian_args=None):
+        """`etcdctl member add` of one more member (or, given meridian_args,
+        `meridian member add` with them), then starts it to join the running
+        cluster (--initial-cluster-state existing, with the initial cluster
+        MemberAdd printed for etcd; every member's address for Meridian).
+        Returns the new Member, started but maybe still catching up, and its id."""
         index = len(self.members) + 1
         client, peer, admin = allocate_ports(self._ports_base, self._ports_size)[0:3]
+        if meridian_args is not None:
+            r = subprocess.run([harness.BINARY, "member", "add", "--endpoints",
+                                ",".join(self.endpoints(self.running_members())),
+                                f"--peer-urls=http://127.0.0.1:{peer}"] + list(meridian_args),
+                               capture_output=True, text=True, timeout=30)
+            added = re.search(r"^member (\d+) added", r.stdout, re.M)
+            if r.returncode != 0 or not added:
+                raise AssertionError(f"meridian member add exited {r.returncode}: "
+                                     f"{r.stdout.strip()} {r.stderr.strip()}")
+            return self._start_joining(index, client, peer, admin, int(added.group(1)), None)
         args = ["member", "add", f"n{index}", f"--peer-urls=http://127.0.0.1:{peer}"]
         # etcd refuses changes ("unhealthy cluster") until its members have
         # been connected for a few seconds.
@@ -369,10 +380,13 @@ class EtcdApiCluster:
         initial = re.search(r'ETCD_INITIAL_CLUSTER="([^"]*)"', r.stdout)
         if not added or not initial:
             raise AssertionError(f"etcdctl member add printed {r.stdout!r}")
-        member_id = int(added.group(1), 16)
+        return self._start_joining(index, client, peer, admin, int(added.group(1), 16),
+                                   initial.group(1))
+
+    def _start_joining(self, index, client, peer, admin, member_id, initial_cluster):
         if self.kind == "etcd":
             member = EtcdMember(self, index, client, peer)
-            member.join_initial_cluster = initial.group(1)
+            member.join_initial_cluster = initial_cluster
         else:
             node = harness.Node(self._nodes, member_id, peer, admin)
             self._nodes.nodes.append(node)
@@ -453,7 +467,8 @@ MERIDIAN_LACKS = {}
 # Meridian's own features, beyond etcd: scenarios that need one are reported
 # SKIP against etcd.
 ETCD_LACKS = {
-    "auto-promote": "promoting caught-up learners by itself (--auto-promote-learners)",
+    "auto-promote": "promoting caught-up learners by itself (--auto-promote-learners, "
+                    "meridian member add --auto-promote)",
 }
 
 

@@ -153,6 +153,23 @@ def learner_promoted_once_caught_up(c):
                "the promoted member has the data")
 
 
+@scenario(needs=("auto-promote",))
+def meridian_member_add_auto_promote(c):
+    """`meridian member add --auto-promote` (Meridian's own option of MemberAdd):
+    that learner is promoted by itself, in a cluster without the server-wide
+    setting, while a learner added with etcdctl stays one."""
+    cl = c.cluster
+    eps = [m.endpoint for m in cl.running_members()]
+    auto, auto_id = cl.add_member(meridian_args=["--auto-promote"])
+    plain, plain_id = cl.add_member(learner=True)
+    wait_members(eps, lambda ms: not ms[auto_id].get("isLearner"), "promoted by itself")
+    cl.wait_ready(members=[auto, plain])
+    time.sleep(1.5)  # three checks of the leader's promoter: the plain one stays a learner
+    expect(bool(members(eps)[plain_id].get("isLearner")), True, "the etcdctl learner")
+    for m in (plain, auto):
+        cl.remove_member(m)
+
+
 if __name__ == "__main__":
     sys.exit(etcd_cluster.run_scenarios(sys.argv, "etcdctl_member_test.py", scenario, PORT_BLOCK,
                                         Context, block_size=PORT_BLOCK_SIZE))
