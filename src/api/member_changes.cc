@@ -50,6 +50,24 @@ void set_auto_promote(google::protobuf::Message* m) {
   }
 }
 
+bool keeps_quorum(const raft::ConfState& conf, const std::set<raft::NodeId>& active,
+                  raft::NodeId self, raft::ConfChangeType type, raft::NodeId node) {
+  std::set<raft::NodeId> voters(conf.voters.begin(), conf.voters.end());
+  switch (type) {
+    case raft::ConfChangeType::kAddLearner:
+      return true;
+    case raft::ConfChangeType::kAddVoter:
+      voters.insert(node);
+      break;
+    case raft::ConfChangeType::kRemoveNode:
+      voters.erase(node);
+      break;
+  }
+  size_t up = 0;
+  for (raft::NodeId v : voters) up += (v == self || active.contains(v)) ? 1 : 0;
+  return up >= voters.size() / 2 + 1;
+}
+
 bool learner_caught_up(uint64_t match, uint64_t leader_last) {
   return match * 10 >= leader_last * 9;
 }
@@ -137,6 +155,23 @@ rpc::Status membership_error(const Status& s) {
   return node_status(s);
 }
 
+// Refuses, as etcd's strict reconfiguration check does, a change after which
+// the voters known to be up would not be a quorum: on the leader, those it
+// heard from within the last election timeout; on a follower, as etcd's
+// members judge, those its transport is connected to.
+bool refuse_if_unhealthy(const EtcdBackend& backend, const node::GroupStatus& st,
+                         raft::ConfChangeType type, raft::NodeId node,
+                         const std::shared_ptr<rpc::UnaryCall>& call) {
+  const std::set<raft::NodeId> active = st.role == raft::Role::kLeader
+                                            ? st.recently_active
+                                            : backend.node->status().connected_peers;
+  if (keeps_quorum(st.conf_state, active, raft::NodeId{backend.member_id}, type, node)) {
+    return false;
+  }
+  call->finish({rpc::StatusCode::kUnavailable, std::string(kUnhealthyMessage)}, {});
+  return true;
+}
+
 template <class Request>
 bool parse(const std::shared_ptr<rpc::UnaryCall>& call, Request* req) {
   const std::string_view bytes = call->request();
@@ -174,7 +209,8 @@ void member_add(const EtcdBackend& backend, const Peers& peers,
     call->finish({rpc::StatusCode::kInvalidArgument, std::string(kBadUrlsMessage)}, {});
     return;
   }
-  raft::ConfState conf = conf_of(backend);
+  node::GroupStatus st;
+  raft::ConfState conf = conf_of(backend, &st);
   const std::vector<pb::Member> records = backend.kv->store().members();
   const std::map<std::string, uint64_t> in_use = urls_in_use(conf, records, *peers);
   for (const std::string& u : req.peerurls()) {
@@ -183,14 +219,16 @@ void member_add(const EtcdBackend& backend, const Peers& peers,
       return;
     }
   }
+  const uint64_t new_id = next_member_id(conf, records, *peers);
+  const auto type =
+      req.islearner() ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter;
+  if (refuse_if_unhealthy(backend, st, type, raft::NodeId{new_id}, call)) return;
   pb::Member added;
-  added.set_id(next_member_id(conf, records, *peers));
+  added.set_id(new_id);
   *added.mutable_peerurls() = req.peerurls();
   if (req.islearner() && wants_auto_promote(req)) set_auto_promote(&added);
   const raft::NodeId id{added.id()};
-  node::MembershipChange change{
-      req.islearner() ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter, id,
-      added.SerializeAsString()};
+  node::MembershipChange change{type, id, added.SerializeAsString()};
   added.set_islearner(req.islearner());
   observe::log_info("MemberAdd: adding member {} ({}) at {}", id,
                     req.islearner() ? "learner" : "voter", req.peerurls(0));
@@ -212,11 +250,13 @@ void member_remove(const EtcdBackend& backend, const Peers& peers,
   pb::MemberRemoveRequest req;
   if (!parse(call, &req)) return;
   const raft::NodeId id{req.id()};
-  raft::ConfState conf = conf_of(backend);
+  node::GroupStatus st;
+  raft::ConfState conf = conf_of(backend, &st);
   if (!node::is_member(conf, id)) {
     call->finish({rpc::StatusCode::kNotFound, std::string(kMemberNotFoundMessage)}, {});
     return;
   }
+  if (refuse_if_unhealthy(backend, st, raft::ConfChangeType::kRemoveNode, id, call)) return;
   observe::log_info("MemberRemove: removing member {}", id);
   change_every_group(backend.node, backend.group, {raft::ConfChangeType::kRemoveNode, id, ""},
                      [backend, peers, call, conf, id](Status s) mutable {
@@ -253,6 +293,7 @@ void member_promote(const EtcdBackend& backend, const Peers& peers,
       return;
     }
   }
+  if (refuse_if_unhealthy(backend, st, raft::ConfChangeType::kAddVoter, id, call)) return;
   observe::log_info("MemberPromote: promoting learner {}", id);
   change_every_group(backend.node, backend.group, {raft::ConfChangeType::kAddVoter, id, ""},
                      [backend, peers, call, conf, id](Status s) mutable {

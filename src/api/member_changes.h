@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ inline constexpr std::string_view kPeerUrlExistsMessage = "etcdserver: Peer URLs
 inline constexpr std::string_view kBadUrlsMessage = "etcdserver: given member URLs are invalid";
 inline constexpr std::string_view kNotLearnerMessage =
     "etcdserver: can only promote a learner member";
+inline constexpr std::string_view kUnhealthyMessage = "etcdserver: unhealthy cluster";
 inline constexpr std::string_view kLearnerNotReadyMessage =
     "etcdserver: can only promote a learner member which is in sync with leader";
 
@@ -56,6 +58,14 @@ void set_auto_promote(google::protobuf::Message* m);
 uint64_t next_member_id(const raft::ConfState& conf,
                         const std::vector<etcdserverpb::Member>& records,
                         const std::map<uint64_t, std::string>& initial_peer_urls);
+
+// etcd's strict reconfiguration check: after `type` of `node`, the voters that
+// are recently active (`active`, as the leader `self` sees them; itself
+// included) are still a quorum of the voters. Adding a voter while a member is
+// down could otherwise leave the cluster without a quorum until the new member
+// starts. Learners do not count, and adding one always passes.
+bool keeps_quorum(const raft::ConfState& conf, const std::set<raft::NodeId>& active,
+                  raft::NodeId self, raft::ConfChangeType type, raft::NodeId node);
 
 // A learner whose log reaches `match` is caught up with a leader whose log ends
 // at `leader_last`: at least 90% of it, etcd's rule.

@@ -22,6 +22,27 @@ TEST(MemberChangesTest, TheNextIdIsAboveEveryIdTheClusterHasHad) {
   EXPECT_EQ(next_member_id(conf, {tombstone}, {{9, "http://127.0.0.1:9"}}), 10u);
 }
 
+// etcd's strict reconfiguration check, as the leader (node 1) sees it.
+TEST(MemberChangesTest, AChangeMustLeaveAQuorumOfActiveVoters) {
+  using raft::ConfChangeType;
+  using raft::NodeId;
+  raft::ConfState conf;
+  conf.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+  conf.learners = {NodeId{4}};
+  const std::set<NodeId> all{NodeId{2}, NodeId{3}, NodeId{4}};
+  const std::set<NodeId> three_down{NodeId{2}, NodeId{4}};
+  // All up: a fourth voter (not started yet) leaves 3 of 4 active.
+  EXPECT_TRUE(keeps_quorum(conf, all, NodeId{1}, ConfChangeType::kAddVoter, NodeId{5}));
+  // Node 3 down: 2 of 4 would be active, no quorum; a learner is always fine.
+  EXPECT_FALSE(keeps_quorum(conf, three_down, NodeId{1}, ConfChangeType::kAddVoter, NodeId{5}));
+  EXPECT_TRUE(keeps_quorum(conf, three_down, NodeId{1}, ConfChangeType::kAddLearner, NodeId{5}));
+  // Promoting the active learner 4: 3 of 4 active.
+  EXPECT_TRUE(keeps_quorum(conf, three_down, NodeId{1}, ConfChangeType::kAddVoter, NodeId{4}));
+  // Removing a live voter while 3 is down leaves 1 of 2 active; removing 3 itself is fine.
+  EXPECT_FALSE(keeps_quorum(conf, three_down, NodeId{1}, ConfChangeType::kRemoveNode, NodeId{2}));
+  EXPECT_TRUE(keeps_quorum(conf, three_down, NodeId{1}, ConfChangeType::kRemoveNode, NodeId{3}));
+}
+
 TEST(MemberChangesTest, ALearnerIsCaughtUpAtNinetyPercentOfTheLeadersLog) {
   EXPECT_TRUE(learner_caught_up(90, 100));
   EXPECT_TRUE(learner_caught_up(100, 100));

@@ -735,7 +735,10 @@ GroupStatus Group::status() const {
   g.snapshots_sent = snapshots_sent_;
   g.snapshots_received = snapshots_received_;
   g.snapshots_taken = snapshots_taken_;
-  for (const auto& [id, p] : st.progress) g.match[id] = p.match;
+  for (const auto& [id, p] : st.progress) {
+    g.match[id] = p.match;
+    if (p.recent_active) g.recently_active.insert(id);
+  }
   return g;
 }
 

@@ -231,6 +231,7 @@ struct Node::Impl final : net::TransportHandler {
     st.journal_syncs = es.syncs;
     st.raft_queue_depth = raft_queue_depth.load(std::memory_order_relaxed);
     st.commit_queue_depth = committer->stats().queued;
+    st.connected_peers = connected_peers();
     st.storage_failed = storage_failed.load();
     st.no_space = no_space.load();
     st.stopping = stopping.load();

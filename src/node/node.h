@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,8 @@ struct GroupStatus {
   uint64_t read_rounds = 0;  // ReadIndex rounds asked (each serves every read waiting)
   uint64_t snapshots_sent = 0, snapshots_received = 0, snapshots_taken = 0;
   std::map<raft::NodeId, raft::Index> match;  // leader only: each member's match index
+  // Leader only: the members heard from within the last election timeout.
+  std::set<raft::NodeId> recently_active;
 };
 
 struct NodeStatus {
@@ -73,6 +76,8 @@ struct NodeStatus {
   uint64_t journal_syncs = 0;
   uint64_t raft_queue_depth = 0;    // tasks posted to the raft thread, not yet run
   uint64_t commit_queue_depth = 0;  // batches handed to the group committer, not yet durable
+  // Peers this node's transport is connected to now (its outgoing connections).
+  std::set<raft::NodeId> connected_peers;
   bool storage_failed = false;
   bool no_space = false;  // the disk is full: writes stall until space returns
   bool stopping = false;

@@ -4,7 +4,7 @@ that catches up, `member promote` (refused until the learner is in sync, then
 done), `member update` of its peer URL with the member restarted on it,
 `member remove` of an original member (which then exits by itself), and the
 refusals etcd gives: promoting a voter, removing an unknown member, adding a
-peer URL in use, malformed URLs. Writes acknowledged before and during the
+peer URL in use, malformed URLs, adding a voter while a member is down. Writes acknowledged before and during the
 changes are read back from every remaining member.
 
 Run: python3 tests/etcd/etcdctl_member_test.py [meridian|etcd] [scenario...]
@@ -68,6 +68,27 @@ def bad_urls_are_refused(c):
         if r.returncode == 0:
             raise AssertionError(f"member add with peer URL {url!r} succeeded")
     expect(len(members(c.all)), 3, "nothing added")
+
+
+@scenario()
+def voter_changes_refused_while_a_member_is_down(c):
+    """etcd's strict reconfiguration check: with one of three members down, a
+    fourth voter would leave 2 of 4 up, no quorum: refused on every member
+    ("unhealthy cluster"), and nothing changes."""
+    cl = c.cluster
+    down = cl.member(3) if cl.member(3).endpoint != c.leader else cl.member(2)
+    cl.kill(down)
+    try:
+        time.sleep(2.5)  # longer than an election timeout: the leader sees it gone
+        port = etcd_cluster.allocate_ports(cl._ports_base, cl._ports_size)[0]
+        for m in cl.running_members():
+            c.fails("member", "add", "n9", f"--peer-urls=http://127.0.0.1:{port}",
+                    message="unhealthy cluster", code="Unavailable", ep=m.endpoint)
+        up = [m.endpoint for m in cl.running_members()]
+        expect(len(members(up)), 3, "nothing added")
+    finally:
+        cl.restart(down)
+    cl.wait_ready()
 
 
 @scenario()
