@@ -162,9 +162,8 @@ rpc::Status membership_error(const Status& s) {
 bool refuse_if_unhealthy(const EtcdBackend& backend, const node::GroupStatus& st,
                          raft::ConfChangeType type, raft::NodeId node,
                          const std::shared_ptr<rpc::UnaryCall>& call) {
-  const std::set<raft::NodeId> active = st.role == raft::Role::kLeader
-                                            ? st.recently_active
-                                            : backend.node->status().connected_peers;
+  const std::set<raft::NodeId> active =
+      st.role == raft::Role::kLeader ? st.recently_active : backend.node->status().connected_peers;
   if (keeps_quorum(st.conf_state, active, raft::NodeId{backend.member_id}, type, node)) {
     return false;
   }
