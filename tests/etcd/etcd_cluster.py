@@ -366,12 +366,14 @@ class EtcdApiCluster:
             return self._start_joining(index, client, peer, admin, int(added.group(1)), None)
         args = ["member", "add", f"n{index}", f"--peer-urls=http://127.0.0.1:{peer}"]
         # etcd refuses changes ("unhealthy cluster") until its members have
-        # been connected for a few seconds.
+        # been connected for a few seconds; a member that joined a moment ago
+        # may know no leader yet ("no leader").
         deadline = time.monotonic() + 20
         while True:
             r = etcdctl(self.endpoints(self.running_members()), *args,
                         *(["--learner"] if learner else []))
-            if "unhealthy cluster" not in r.stderr or time.monotonic() > deadline:
+            transient = "unhealthy cluster" in r.stderr or "no leader" in r.stderr
+            if r.returncode == 0 or not transient or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         if r.returncode != 0:

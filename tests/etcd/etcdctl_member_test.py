@@ -182,6 +182,7 @@ def meridian_member_add_auto_promote(c):
     cl = c.cluster
     eps = [m.endpoint for m in cl.running_members()]
     auto, auto_id = cl.add_member(meridian_args=["--auto-promote"])
+    cl.wait_ready(members=[auto])
     plain, plain_id = cl.add_member(learner=True)
     wait_members(eps, lambda ms: not ms[auto_id].get("isLearner"), "promoted by itself")
     cl.wait_ready(members=[auto, plain])
